@@ -1,0 +1,83 @@
+package io.stomprelay.api;
+
+import java.util.regex.Pattern;
+
+import io.stomprelay.relay.ClusterMessagingTemplate;
+
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.ErrorResponseException;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/**
+ * The HTTP push API for server-side senders (admin JWT): to one user, to every subscriber, or to
+ * authenticated subscribers only, on every node. Answers {@code 202 {"id"}} once the message is
+ * handed to the cluster, {@code 400} problem details for a bad destination or body.
+ */
+@RestController
+@RequestMapping("/api/messages")
+class MessagePushController {
+
+	private static final Pattern USER_DESTINATION = Pattern.compile("/queue/[A-Za-z0-9_\\-]+(?:[./][A-Za-z0-9_\\-]+)*");
+
+	private static final Pattern TOPIC_DESTINATION = Pattern.compile("/topic/[A-Za-z0-9_\\-]+(?:[./][A-Za-z0-9_\\-]+)*");
+
+	private static final Pattern USER_NAME = Pattern.compile("[^\\s/]{1,128}");
+
+	private static final int MAX_DESTINATION_LENGTH = 256;
+
+	private final ClusterMessagingTemplate cluster;
+
+	MessagePushController(ClusterMessagingTemplate cluster) {
+		this.cluster = cluster;
+	}
+
+	@PostMapping("/users/{user}")
+	ResponseEntity<PushAccepted> toUser(@PathVariable String user, @RequestBody PushRequest request) {
+		if (!USER_NAME.matcher(user).matches()) {
+			throw badRequest("Invalid user", "The user name must be 1 to 128 characters without spaces or '/'.");
+		}
+		check(request, USER_DESTINATION, "/queue/");
+		return accepted(this.cluster.convertAndSendToUser(user, request.destination(), request.payload()));
+	}
+
+	@PostMapping("/all")
+	ResponseEntity<PushAccepted> toAll(@RequestBody PushRequest request) {
+		check(request, TOPIC_DESTINATION, "/topic/");
+		return accepted(this.cluster.convertAndSend(request.destination(), request.payload()));
+	}
+
+	@PostMapping("/authenticated")
+	ResponseEntity<PushAccepted> toAuthenticated(@RequestBody PushRequest request) {
+		check(request, TOPIC_DESTINATION, "/topic/");
+		return accepted(this.cluster.convertAndSendToAuthenticated(request.destination(), request.payload()));
+	}
+
+	private static void check(PushRequest request, Pattern destination, String prefix) {
+		if (request.destination() == null || request.destination().length() > MAX_DESTINATION_LENGTH
+				|| !destination.matcher(request.destination()).matches()) {
+			throw badRequest("Invalid destination", "The destination must look like " + prefix
+					+ "name, with letters, digits, '-', '_', '.' or '/' segments, at most " + MAX_DESTINATION_LENGTH
+					+ " characters.");
+		}
+		if (request.payload() == null || request.payload().isNull() || request.payload().isMissingNode()) {
+			throw badRequest("Missing payload", "The body must contain a JSON \"payload\".");
+		}
+	}
+
+	private static ResponseEntity<PushAccepted> accepted(String id) {
+		return ResponseEntity.status(HttpStatus.ACCEPTED).body(new PushAccepted(id));
+	}
+
+	private static ErrorResponseException badRequest(String title, String detail) {
+		ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+		problem.setTitle(title);
+		return new ErrorResponseException(HttpStatus.BAD_REQUEST, problem, null);
+	}
+
+}

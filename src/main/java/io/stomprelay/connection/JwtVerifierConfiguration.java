@@ -1,0 +1,72 @@
+package io.stomprelay.connection;
+
+import java.nio.charset.StandardCharsets;
+
+import javax.crypto.spec.SecretKeySpec;
+
+import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
+import org.springframework.security.oauth2.jose.jws.MacAlgorithm;
+import org.springframework.security.oauth2.jwt.JwtDecoder;
+import org.springframework.security.oauth2.jwt.JwtTimestampValidator;
+import org.springframework.security.oauth2.jwt.NimbusJwtDecoder;
+import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationConverter;
+import org.springframework.security.oauth2.server.resource.authentication.JwtGrantedAuthoritiesConverter;
+
+/**
+ * The JWT verifier: an HS256 decoder from {@code stomp-relay.auth.jwt.secret}, or the decoder
+ * Spring Boot builds from {@code spring.security.oauth2.resourceserver.jwt.issuer-uri} /
+ * {@code jwk-set-uri}. With neither, the node refuses to start.
+ */
+@Configuration(proxyBeanMethods = false)
+class JwtVerifierConfiguration {
+
+	static final int MIN_SECRET_BYTES = 32;
+
+	@Bean
+	@ConditionalOnProperty("stomp-relay.auth.jwt.secret")
+	JwtDecoder hs256JwtDecoder(StompRelayProperties properties) {
+		StompRelayProperties.Jwt jwt = properties.auth().jwt();
+		byte[] key = jwt.secret().getBytes(StandardCharsets.UTF_8);
+		if (key.length < MIN_SECRET_BYTES) {
+			throw new StartupCheckException(
+					"stomp-relay.auth.jwt.secret is " + key.length + " bytes; HS256 needs at least " + MIN_SECRET_BYTES + ".",
+					"Set stomp-relay.auth.jwt.secret (env STOMP_RELAY_AUTH_JWT_SECRET) to a random string of at least "
+							+ MIN_SECRET_BYTES + " bytes, e.g. `openssl rand -base64 48`.");
+		}
+		NimbusJwtDecoder decoder = NimbusJwtDecoder.withSecretKey(new SecretKeySpec(key, "HmacSHA256"))
+			.macAlgorithm(MacAlgorithm.HS256)
+			.build();
+		decoder.setJwtValidator(new DelegatingOAuth2TokenValidator<>(new JwtTimestampValidator(jwt.clockSkew())));
+		return decoder;
+	}
+
+	@Bean
+	JwtAuthenticationConverter jwtAuthenticationConverter() {
+		JwtGrantedAuthoritiesConverter authorities = new JwtGrantedAuthoritiesConverter();
+		authorities.setAuthoritiesClaimName("roles");
+		authorities.setAuthorityPrefix("ROLE_");
+		JwtAuthenticationConverter converter = new JwtAuthenticationConverter();
+		converter.setJwtGrantedAuthoritiesConverter(authorities);
+		converter.setPrincipalClaimName("sub");
+		return converter;
+	}
+
+	@Bean
+	TokenVerifier tokenVerifier(ObjectProvider<JwtDecoder> decoder, JwtAuthenticationConverter converter) {
+		JwtDecoder available = decoder.getIfAvailable();
+		if (available == null) {
+			throw new StartupCheckException("no JWT verifier is configured.",
+					"Set stomp-relay.auth.jwt.secret (HS256, at least " + MIN_SECRET_BYTES + " bytes), or "
+							+ "spring.security.oauth2.resourceserver.jwt.issuer-uri or jwk-set-uri.");
+		}
+		return new TokenVerifier(available, converter);
+	}
+
+}

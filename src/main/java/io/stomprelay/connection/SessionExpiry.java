@@ -1,0 +1,87 @@
+package io.stomprelay.connection;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.event.EventListener;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.simp.stomp.StompCommand;
+import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
+import org.springframework.messaging.support.MessageBuilder;
+import org.springframework.scheduling.TaskScheduler;
+import org.springframework.web.socket.messaging.SessionDisconnectEvent;
+
+/**
+ * Ends authenticated sessions when their token expires: at {@code exp}, or after the configured
+ * maximum session age for tokens without one, the client gets an {@code ERROR} frame
+ * ("token expired") and the connection is closed. A client reconnects with a fresh token.
+ * The task is cancelled when the session ends first.
+ */
+public class SessionExpiry {
+
+	private static final Logger logger = LoggerFactory.getLogger(SessionExpiry.class);
+
+	private final TaskScheduler scheduler;
+
+	private final ObjectProvider<MessageChannel> clientOutboundChannel;
+
+	private final Duration maxSessionAge;
+
+	private final Map<String, ScheduledFuture<?>> expiries = new ConcurrentHashMap<>();
+
+	public SessionExpiry(TaskScheduler scheduler, ObjectProvider<MessageChannel> clientOutboundChannel,
+			Duration maxSessionAge) {
+		this.scheduler = scheduler;
+		this.clientOutboundChannel = clientOutboundChannel;
+		this.maxSessionAge = maxSessionAge;
+	}
+
+	/**
+	 * Schedules the end of an authenticated session.
+	 * @param sessionId the session
+	 * @param expiresAt the token's {@code exp}, or {@code null} when it has none
+	 */
+	public void sessionAuthenticated(String sessionId, Instant expiresAt) {
+		if (sessionId == null) {
+			return;
+		}
+		Instant end = (expiresAt != null) ? expiresAt : Instant.now().plus(this.maxSessionAge);
+		ScheduledFuture<?> task = this.scheduler.schedule(() -> expire(sessionId), end);
+		ScheduledFuture<?> previous = this.expiries.put(sessionId, task);
+		if (previous != null) {
+			previous.cancel(false);
+		}
+	}
+
+	/** @return sessions with a scheduled expiry, for tests and metrics */
+	public int scheduled() {
+		return this.expiries.size();
+	}
+
+	@EventListener
+	void onDisconnect(SessionDisconnectEvent event) {
+		ScheduledFuture<?> task = this.expiries.remove(event.getSessionId());
+		if (task != null) {
+			task.cancel(false);
+		}
+	}
+
+	private void expire(String sessionId) {
+		if (this.expiries.remove(sessionId) == null) {
+			return;
+		}
+		logger.info("Session {} closed: token expired", sessionId);
+		StompHeaderAccessor error = StompHeaderAccessor.create(StompCommand.ERROR);
+		error.setMessage(TokenVerifier.TOKEN_EXPIRED);
+		error.setSessionId(sessionId);
+		this.clientOutboundChannel.getObject().send(MessageBuilder.createMessage(new byte[0], error.getMessageHeaders()));
+	}
+
+}

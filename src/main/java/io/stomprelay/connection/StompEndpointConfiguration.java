@@ -1,0 +1,148 @@
+package io.stomprelay.connection;
+
+import java.util.List;
+
+import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.core.env.Environment;
+import org.springframework.http.server.ServerHttpRequest;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.messaging.simp.config.MessageBrokerRegistry;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.util.unit.DataSize;
+import org.springframework.web.socket.WebSocketExtension;
+import org.springframework.web.socket.config.annotation.EnableWebSocketMessageBroker;
+import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
+import org.springframework.web.socket.config.annotation.WebSocketTransportRegistration;
+import org.springframework.web.socket.server.standard.ServletServerContainerFactoryBean;
+import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
+
+/**
+ * The STOMP endpoint {@code /ws}: plain WebSocket, application prefix {@code /app}, Spring's simple
+ * broker for {@code /topic} and {@code /queue} with heart-beats, user prefix {@code /user}, token
+ * authentication on CONNECT, safe {@code ERROR} frames and the transport limits. Ordered before
+ * Spring Security's message configurer so a session is authenticated before it is authorized.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableWebSocketMessageBroker
+@Order(Ordered.HIGHEST_PRECEDENCE + 99)
+class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
+
+	static final String ENDPOINT = "/ws";
+
+	private final StompRelayProperties properties;
+
+	private final TokenAuthenticationInterceptor authentication;
+
+	private final ThreadPoolTaskScheduler scheduler;
+
+	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
+			ThreadPoolTaskScheduler stompRelayScheduler) {
+		this.properties = properties;
+		this.authentication = authentication;
+		this.scheduler = stompRelayScheduler;
+	}
+
+	@Override
+	public void registerStompEndpoints(StompEndpointRegistry registry) {
+		List<String> origins = this.properties.allowedOrigins();
+		if (origins.stream().anyMatch(origin -> origin.contains("*"))) {
+			throw new StartupCheckException("stomp-relay.allowed-origins contains a wildcard.",
+					"List each allowed browser origin explicitly, e.g. https://app.example.com.");
+		}
+		registry.addEndpoint(ENDPOINT)
+			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
+			.setAllowedOrigins(origins.toArray(String[]::new));
+		registry.setErrorHandler(new SafeStompErrorHandler());
+	}
+
+	@Override
+	public void configureMessageBroker(MessageBrokerRegistry registry) {
+		long heartbeat = this.properties.websocket().heartbeat().toMillis();
+		registry.setApplicationDestinationPrefixes("/app");
+		registry.setUserDestinationPrefix("/user");
+		registry.enableSimpleBroker("/topic", "/queue")
+			.setHeartbeatValue(new long[] { heartbeat, heartbeat })
+			.setTaskScheduler(this.scheduler);
+		registry.setPreservePublishOrder(true);
+	}
+
+	@Override
+	public void configureClientInboundChannel(ChannelRegistration registration) {
+		registration.interceptors(this.authentication);
+	}
+
+	@Override
+	public void configureWebSocketTransport(WebSocketTransportRegistration registration) {
+		StompRelayProperties.Limits limits = this.properties.limits();
+		registration.setMessageSizeLimit((int) limits.messageSize().toBytes())
+			.setSendTimeLimit((int) limits.sendTime().toMillis())
+			.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes());
+	}
+
+	/**
+	 * The container's own WebSocket buffers must hold a whole frame of the configured size, or
+	 * Tomcat closes the connection before the STOMP layer can answer.
+	 */
+	@Bean
+	static ServletServerContainerFactoryBean webSocketContainer(Environment environment) {
+		DataSize limit = Binder.get(environment).bind("stomp-relay.limits.message-size", DataSize.class)
+			.orElse(DataSize.ofKilobytes(64));
+		int size = (int) limit.toBytes() + 1024;
+		ServletServerContainerFactoryBean container = new ServletServerContainerFactoryBean();
+		container.setMaxTextMessageBufferSize(size);
+		container.setMaxBinaryMessageBufferSize(size);
+		return container;
+	}
+
+	@Bean
+	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler,
+			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
+			StompRelayProperties properties) {
+		return new SessionExpiry(stompRelayScheduler, clientOutboundChannel, properties.auth().maxSessionAge());
+	}
+
+	@Bean
+	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
+		return new TokenAuthenticationInterceptor(verifier, expiry);
+	}
+
+	@Bean
+	static ThreadPoolTaskScheduler stompRelayScheduler() {
+		ThreadPoolTaskScheduler scheduler = new ThreadPoolTaskScheduler();
+		scheduler.setPoolSize(2);
+		scheduler.setThreadNamePrefix("stomp-relay-scheduler-");
+		scheduler.setRemoveOnCancelPolicy(true);
+		return scheduler;
+	}
+
+	/**
+	 * Negotiates WebSocket extensions (permessage-deflate) only when compression is enabled.
+	 */
+	static final class ExtensionFilteringHandshakeHandler extends DefaultHandshakeHandler {
+
+		private final boolean compression;
+
+		ExtensionFilteringHandshakeHandler(boolean compression) {
+			this.compression = compression;
+		}
+
+		@Override
+		protected List<WebSocketExtension> filterRequestedExtensions(ServerHttpRequest request,
+				List<WebSocketExtension> requested, List<WebSocketExtension> supported) {
+			return this.compression ? super.filterRequestedExtensions(request, requested, supported) : List.of();
+		}
+
+	}
+
+}

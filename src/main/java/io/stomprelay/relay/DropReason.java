@@ -1,0 +1,31 @@
+package io.stomprelay.relay;
+
+/**
+ * Why a message was not relayed or not delivered. Every drop is counted under its reason
+ * ({@code stomp_relay_dropped_total{reason=...}}) and logged, rate-limited.
+ */
+public enum DropReason {
+
+	/** Redis could not take a publish (down, or its queue full). */
+	REDIS_UNAVAILABLE("redis-unavailable"),
+
+	/** The local delivery lane for a channel was full. */
+	DELIVERY_QUEUE_FULL("delivery-queue-full"),
+
+	/** Something on a relay channel was not a valid envelope. */
+	BAD_ENVELOPE("bad-envelope"),
+
+	/** An outbound message's payload was not serialized to bytes, so it cannot cross nodes. */
+	UNSUPPORTED_PAYLOAD("unsupported-payload");
+
+	private final String tag;
+
+	DropReason(String tag) {
+		this.tag = tag;
+	}
+
+	public String tag() {
+		return this.tag;
+	}
+
+}

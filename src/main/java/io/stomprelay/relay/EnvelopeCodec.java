@@ -1,0 +1,152 @@
+package io.stomprelay.relay;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The binary envelope format, version {@value #VERSION}:
+ * <pre>
+ * magic "SR" | version (1 byte) | kind (1 byte) | originTimestamp (8 bytes)
+ * originNode | messageId | user ("" if none) | destination | contentType ("" if none)   (UTF strings)
+ * header count (2 bytes), each: name, value count (2 bytes), values                     (UTF strings)
+ * payload length (4 bytes) | payload
+ * </pre>
+ * Decoding checks the magic, version, kind, required fields, lengths and the size limit, and
+ * throws {@link EnvelopeFormatException} for anything else: foreign or broken messages on a
+ * relay channel are rejected, never delivered.
+ */
+public class EnvelopeCodec {
+
+	/** The envelope version this node writes and reads. */
+	public static final byte VERSION = 1;
+
+	private static final byte MAGIC_0 = 'S';
+
+	private static final byte MAGIC_1 = 'R';
+
+	private static final int MAX_HEADERS = 64;
+
+	private final int maxEnvelopeBytes;
+
+	public EnvelopeCodec(int maxEnvelopeBytes) {
+		this.maxEnvelopeBytes = maxEnvelopeBytes;
+	}
+
+	public byte[] encode(RelayEnvelope envelope) {
+		ByteArrayOutputStream bytes = new ByteArrayOutputStream(128 + envelope.payload().length);
+		try (DataOutputStream out = new DataOutputStream(bytes)) {
+			out.writeByte(MAGIC_0);
+			out.writeByte(MAGIC_1);
+			out.writeByte(VERSION);
+			out.writeByte(envelope.kind().code());
+			out.writeLong(envelope.originTimestamp());
+			out.writeUTF(envelope.originNode());
+			out.writeUTF(envelope.messageId());
+			out.writeUTF(orEmpty(envelope.user()));
+			out.writeUTF(envelope.destination());
+			out.writeUTF(orEmpty(envelope.contentType()));
+			Map<String, List<String>> headers = envelope.nativeHeaders();
+			out.writeShort(headers.size());
+			for (Map.Entry<String, List<String>> header : headers.entrySet()) {
+				out.writeUTF(header.getKey());
+				out.writeShort(header.getValue().size());
+				for (String value : header.getValue()) {
+					out.writeUTF(value);
+				}
+			}
+			out.writeInt(envelope.payload().length);
+			out.write(envelope.payload());
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		return bytes.toByteArray();
+	}
+
+	public RelayEnvelope decode(byte[] bytes) {
+		if (bytes == null || bytes.length < 4) {
+			throw new EnvelopeFormatException("too short");
+		}
+		if (bytes.length > this.maxEnvelopeBytes) {
+			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
+		}
+		if (bytes[0] != MAGIC_0 || bytes[1] != MAGIC_1) {
+			throw new EnvelopeFormatException("not an envelope");
+		}
+		if (bytes[2] != VERSION) {
+			throw new EnvelopeFormatException("unsupported version " + bytes[2]);
+		}
+		try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes, 4, bytes.length - 4))) {
+			MessageKind kind = MessageKind.fromCode(bytes[3]);
+			long timestamp = in.readLong();
+			String originNode = required(in.readUTF(), "origin node");
+			String messageId = required(in.readUTF(), "message id");
+			String user = emptyToNull(in.readUTF());
+			String destination = required(in.readUTF(), "destination");
+			String contentType = emptyToNull(in.readUTF());
+			int headerCount = in.readUnsignedShort();
+			if (headerCount > MAX_HEADERS) {
+				throw new EnvelopeFormatException("too many headers");
+			}
+			Map<String, List<String>> headers = (headerCount == 0) ? Collections.emptyMap()
+					: new LinkedHashMap<>(headerCount * 2);
+			for (int i = 0; i < headerCount; i++) {
+				String name = in.readUTF();
+				int valueCount = in.readUnsignedShort();
+				List<String> values = new ArrayList<>(valueCount);
+				for (int v = 0; v < valueCount; v++) {
+					values.add(in.readUTF());
+				}
+				headers.put(name, values);
+			}
+			int length = in.readInt();
+			if (length < 0 || length != in.available()) {
+				throw new EnvelopeFormatException("payload length mismatch");
+			}
+			byte[] payload = in.readNBytes(length);
+			RelayEnvelope envelope = new RelayEnvelope(originNode, messageId, kind, user, destination, timestamp,
+					contentType, headers, payload);
+			checkConsistent(envelope);
+			return envelope;
+		}
+		catch (IOException ex) {
+			throw new EnvelopeFormatException("truncated");
+		}
+	}
+
+	private static void checkConsistent(RelayEnvelope envelope) {
+		if (envelope.kind() == MessageKind.USER) {
+			if (envelope.user() == null || !envelope.destination().startsWith(DestinationKinds.USER_PREFIX)) {
+				throw new EnvelopeFormatException("user message without user destination");
+			}
+		}
+		else if (!envelope.destination().startsWith(DestinationKinds.TOPIC_PREFIX)) {
+			throw new EnvelopeFormatException("broadcast message without topic destination");
+		}
+	}
+
+	private static String required(String value, String field) {
+		if (value.isEmpty()) {
+			throw new EnvelopeFormatException("missing " + field);
+		}
+		return value;
+	}
+
+	private static String orEmpty(String value) {
+		return (value != null) ? value : "";
+	}
+
+	private static String emptyToNull(String value) {
+		return value.isEmpty() ? null : value;
+	}
+
+}

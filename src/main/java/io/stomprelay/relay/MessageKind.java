@@ -1,0 +1,41 @@
+package io.stomprelay.relay;
+
+/**
+ * What kind of audience a relayed message has. The wire code is part of the envelope format.
+ */
+public enum MessageKind {
+
+	/** Every session of one user, on every node ({@code /user/{name}/...}). */
+	USER(1),
+
+	/** Every subscriber of a {@code /topic} destination, on every node, anonymous included. */
+	ALL(2),
+
+	/** Only the authenticated subscribers of a {@code /topic} destination, on every node. */
+	AUTHENTICATED(3);
+
+	private final byte code;
+
+	MessageKind(int code) {
+		this.code = (byte) code;
+	}
+
+	byte code() {
+		return this.code;
+	}
+
+	static MessageKind fromCode(byte code) {
+		for (MessageKind kind : values()) {
+			if (kind.code == code) {
+				return kind;
+			}
+		}
+		throw new EnvelopeFormatException("unknown kind " + code);
+	}
+
+	/** @return the lower-case name used in metric tags */
+	public String tag() {
+		return name().toLowerCase();
+	}
+
+}

@@ -1,0 +1,183 @@
+package io.stomprelay.relay;
+
+import java.time.Duration;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.resource.ClientResources;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.system.NodeIdentity;
+import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDetails;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.messaging.simp.SimpMessagingTemplate;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.messaging.simp.config.MessageBrokerRegistry;
+import org.springframework.util.AlternativeJdkIdGenerator;
+import org.springframework.util.IdGenerator;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
+
+/**
+ * Wires the relay: the interceptor on the broker channel, the Redis bus and its delivery lanes,
+ * channel interest, the audience filter on the client outbound channel, and the
+ * {@link ClusterMessagingTemplate}. With {@code stomp-relay.relay.enabled=false} the node runs
+ * alone with Spring's simple broker and needs no Redis.
+ */
+@Configuration(proxyBeanMethods = false)
+class RelayConfiguration {
+
+	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";
+
+	@Bean
+	RelayMetrics relayMetrics(MeterRegistry registry) {
+		return new RelayMetrics(registry);
+	}
+
+	@Bean
+	IdGenerator relayIdGenerator() {
+		return new AlternativeJdkIdGenerator();
+	}
+
+	@Bean
+	RelayChannels relayChannels(StompRelayProperties properties) {
+		return new RelayChannels(properties.redis().channelPrefix());
+	}
+
+	@Bean
+	EnvelopeCodec envelopeCodec(StompRelayProperties properties) {
+		return new EnvelopeCodec((int) properties.relay().maxEnvelopeSize().toBytes());
+	}
+
+	@Bean
+	SessionInterest sessionInterest(RelayChannels channels, ObjectProvider<ChannelInterest> interest,
+			ObjectProvider<RelayBus> bus, StompRelayProperties properties, MeterRegistry registry) {
+		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
+				properties.redis().subscribeTimeout(), registry);
+	}
+
+	@Bean
+	AudienceFilter audienceFilter(SessionInterest sessions) {
+		return new AudienceFilter(sessions);
+	}
+
+	@Bean
+	ClusterMessagingTemplate clusterMessagingTemplate(SimpMessagingTemplate brokerMessagingTemplate, IdGenerator ids) {
+		return new ClusterMessagingTemplate(brokerMessagingTemplate, ids);
+	}
+
+	@Bean
+	WebSocketMessageBrokerConfigurer relayChannelConfigurer(ObjectProvider<ClusterRelayInterceptor> relay,
+			ObjectProvider<AudienceFilter> audience) {
+		return new WebSocketMessageBrokerConfigurer() {
+			@Override
+			public void configureMessageBroker(MessageBrokerRegistry registry) {
+				relay.ifAvailable(registry.configureBrokerChannel()::interceptors);
+			}
+
+			@Override
+			public void configureClientOutboundChannel(ChannelRegistration registration) {
+				registration.interceptors(audience.getObject());
+			}
+		};
+	}
+
+	/**
+	 * The Redis side, present while the relay is enabled (the default).
+	 */
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnProperty(name = RELAY_ENABLED, havingValue = "true", matchIfMissing = true)
+	static class RedisRelay {
+
+		@Bean(destroyMethod = "")
+		RedisClient relayRedisClient(DataRedisConnectionDetails details, ObjectProvider<ClientResources> resources,
+				StompRelayProperties properties) {
+			RedisURI uri = redisUri(details);
+			Duration timeout = properties.redis().commandTimeout();
+			ClientResources shared = resources.getIfAvailable();
+			RedisClient client = (shared != null) ? RedisClient.create(shared, uri) : RedisClient.create(uri);
+			client.setOptions(ClientOptions.builder()
+				.autoReconnect(true)
+				.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+				.requestQueueSize(100_000)
+				.socketOptions(SocketOptions.builder().connectTimeout(timeout).keepAlive(true).build())
+				.timeoutOptions(TimeoutOptions.enabled(timeout))
+				.build());
+			return client;
+		}
+
+		@Bean
+		DeliveryLanes deliveryLanes(StompRelayProperties properties) {
+			int lanes = properties.relay().deliveryLanes();
+			if (lanes <= 0) {
+				lanes = Math.max(2, Runtime.getRuntime().availableProcessors());
+			}
+			return new DeliveryLanes(lanes, properties.relay().deliveryQueueCapacity());
+		}
+
+		@Bean
+		RemoteDelivery remoteDelivery(NodeIdentity node, EnvelopeCodec codec, DeliveryLanes lanes,
+				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics) {
+			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics);
+		}
+
+		@Bean
+		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details,
+				RemoteDelivery delivery) {
+			return new RedisRelayBus(relayRedisClient, location(details), delivery);
+		}
+
+		@Bean
+		ChannelInterest channelInterest(RedisRelayBus bus, MeterRegistry registry) {
+			ChannelInterest interest = new ChannelInterest(bus);
+			bus.setWantedChannels(interest::channels);
+			Gauge.builder("stomp.relay.redis.subscriptions", interest, ChannelInterest::size)
+				.description("Relay channels this node is subscribed to")
+				.register(registry);
+			return interest;
+		}
+
+		@Bean
+		ClusterRelayInterceptor clusterRelayInterceptor(NodeIdentity node, RelayChannels channels, EnvelopeCodec codec,
+				RedisRelayBus bus, RelayMetrics metrics, IdGenerator ids) {
+			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids);
+		}
+
+		private static RedisURI redisUri(DataRedisConnectionDetails details) {
+			if (details.getCluster() != null || details.getSentinel() != null || details.getMasterReplica() != null) {
+				throw new StartupCheckException("the relay supports a standalone Redis only.",
+						"Point spring.data.redis.url (or host/port) at a standalone Redis.");
+			}
+			DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
+			RedisURI.Builder uri = RedisURI.builder()
+				.withHost(standalone.getHost())
+				.withPort(standalone.getPort())
+				.withDatabase(standalone.getDatabase())
+				.withSsl(details.getSslBundle() != null);
+			if (details.getPassword() != null) {
+				if (details.getUsername() != null) {
+					uri.withAuthentication(details.getUsername(), details.getPassword().toCharArray());
+				}
+				else {
+					uri.withPassword(details.getPassword().toCharArray());
+				}
+			}
+			return uri.build();
+		}
+
+		private static String location(DataRedisConnectionDetails details) {
+			DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
+			return standalone.getHost() + ":" + standalone.getPort();
+		}
+
+	}
+
+}

@@ -1,0 +1,113 @@
+package io.stomprelay.relay;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's meters (all also tagged with the node id):
+ * <ul>
+ * <li>{@code stomp_relay_published_total{kind}}: messages published to Redis;</li>
+ * <li>{@code stomp_relay_received_total{kind}}: messages from other nodes delivered locally;</li>
+ * <li>{@code stomp_relay_echoes_total}: this node's own messages coming back from Redis, ignored;</li>
+ * <li>{@code stomp_relay_dropped_total{reason}}: messages lost, by {@link DropReason};</li>
+ * <li>{@code stomp_relay_publish_latency_seconds}: time for Redis to acknowledge a publish;</li>
+ * <li>{@code stomp_relay_delivery_latency_seconds}: origin publish to local hand-off.</li>
+ * </ul>
+ * Drops are also logged, at most once per reason every ten seconds, with the count since.
+ */
+public class RelayMetrics {
+
+	private static final Logger logger = LoggerFactory.getLogger(RelayMetrics.class);
+
+	private static final long LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+	private final Map<MessageKind, Counter> published = new EnumMap<>(MessageKind.class);
+
+	private final Map<MessageKind, Counter> received = new EnumMap<>(MessageKind.class);
+
+	private final Map<DropReason, Counter> dropped = new EnumMap<>(DropReason.class);
+
+	private final Map<DropReason, AtomicLong> unloggedDrops = new ConcurrentHashMap<>();
+
+	private final Map<DropReason, AtomicLong> lastLogged = new ConcurrentHashMap<>();
+
+	private final Counter echoes;
+
+	private final Timer publishLatency;
+
+	private final Timer deliveryLatency;
+
+	public RelayMetrics(MeterRegistry registry) {
+		for (MessageKind kind : MessageKind.values()) {
+			this.published.put(kind, Counter.builder("stomp.relay.published")
+				.description("Messages published to Redis for other nodes").tag("kind", kind.tag()).register(registry));
+			this.received.put(kind, Counter.builder("stomp.relay.received")
+				.description("Messages from other nodes delivered to local sessions").tag("kind", kind.tag())
+				.register(registry));
+		}
+		for (DropReason reason : DropReason.values()) {
+			this.dropped.put(reason, Counter.builder("stomp.relay.dropped")
+				.description("Messages not relayed or not delivered").tag("reason", reason.tag()).register(registry));
+			this.unloggedDrops.put(reason, new AtomicLong());
+			this.lastLogged.put(reason, new AtomicLong(System.nanoTime() - LOG_INTERVAL_NANOS));
+		}
+		this.echoes = Counter.builder("stomp.relay.echoes")
+			.description("This node's own messages returned by Redis and ignored").register(registry);
+		this.publishLatency = Timer.builder("stomp.relay.publish.latency")
+			.description("Time until Redis acknowledged a publish").publishPercentileHistogram().register(registry);
+		this.deliveryLatency = Timer.builder("stomp.relay.delivery.latency")
+			.description("Time from the origin's publish to local hand-off on this node").publishPercentileHistogram()
+			.register(registry);
+	}
+
+	void published(MessageKind kind, long startNanos) {
+		this.published.get(kind).increment();
+		this.publishLatency.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+	}
+
+	void received(MessageKind kind, long originTimestampMillis) {
+		this.received.get(kind).increment();
+		long latency = System.currentTimeMillis() - originTimestampMillis;
+		if (latency >= 0) {
+			this.deliveryLatency.record(Duration.ofMillis(latency));
+		}
+	}
+
+	void echo() {
+		this.echoes.increment();
+	}
+
+	/**
+	 * Counts a lost message and logs it, rate-limited. Never logs a payload.
+	 * @param reason why
+	 * @param detail a short, safe detail (a destination or an error class), may be {@code null}
+	 */
+	public void dropped(DropReason reason, String detail) {
+		this.dropped.get(reason).increment();
+		AtomicLong unlogged = this.unloggedDrops.get(reason);
+		unlogged.incrementAndGet();
+		AtomicLong last = this.lastLogged.get(reason);
+		long now = System.nanoTime();
+		long previous = last.get();
+		if (now - previous >= LOG_INTERVAL_NANOS && last.compareAndSet(previous, now)) {
+			logger.warn("Dropped {} message(s) since the last report, reason={}{}", unlogged.getAndSet(0), reason.tag(),
+					(detail != null) ? ", last: " + detail : "");
+		}
+	}
+
+	/** @return how many messages were dropped for a reason so far */
+	public double droppedCount(DropReason reason) {
+		return this.dropped.get(reason).count();
+	}
+
+}

@@ -1,0 +1,95 @@
+package io.stomprelay.relay;
+
+import java.util.List;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.messaging.Message;
+import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
+import org.springframework.messaging.simp.SimpMessageType;
+import org.springframework.messaging.simp.SimpMessagingTemplate;
+import org.springframework.messaging.support.MessageBuilder;
+import org.springframework.util.MimeType;
+
+/**
+ * Receives envelopes from Redis and delivers them to this node's sessions. On the Redis I/O thread
+ * it only decodes, checks and hands off: broken or foreign envelopes are dropped and counted, this
+ * node's own echo is ignored, and the delivery itself runs on {@link DeliveryLanes}. There the
+ * message is re-injected into the local broker through the local {@link SimpMessagingTemplate},
+ * marked with {@link RelayHeaders#RELAYED_FROM} so it is never republished.
+ */
+public class RemoteDelivery implements RelayBus.Listener {
+
+	private static final Logger logger = LoggerFactory.getLogger(RemoteDelivery.class);
+
+	private final String nodeId;
+
+	private final EnvelopeCodec codec;
+
+	private final DeliveryLanes lanes;
+
+	private final ObjectProvider<SimpMessagingTemplate> brokerTemplate;
+
+	private final RelayMetrics metrics;
+
+	public RemoteDelivery(String nodeId, EnvelopeCodec codec, DeliveryLanes lanes,
+			ObjectProvider<SimpMessagingTemplate> brokerTemplate, RelayMetrics metrics) {
+		this.nodeId = nodeId;
+		this.codec = codec;
+		this.lanes = lanes;
+		this.brokerTemplate = brokerTemplate;
+		this.metrics = metrics;
+	}
+
+	@Override
+	public void onMessage(String channel, byte[] bytes) {
+		RelayEnvelope envelope;
+		try {
+			envelope = this.codec.decode(bytes);
+		}
+		catch (EnvelopeFormatException ex) {
+			this.metrics.dropped(DropReason.BAD_ENVELOPE, ex.getMessage());
+			return;
+		}
+		if (this.nodeId.equals(envelope.originNode())) {
+			this.metrics.echo();
+			return;
+		}
+		if (!this.lanes.submit(channel, () -> deliver(envelope))) {
+			this.metrics.dropped(DropReason.DELIVERY_QUEUE_FULL, envelope.destination());
+		}
+	}
+
+	private void deliver(RelayEnvelope envelope) {
+		try {
+			this.brokerTemplate.getObject().send(envelope.destination(), toMessage(envelope));
+			this.metrics.received(envelope.kind(), envelope.originTimestamp());
+		}
+		catch (RuntimeException ex) {
+			logger.warn("Local delivery of relayed message {} failed: {}", envelope.messageId(), ex.getClass().getName());
+		}
+	}
+
+	static Message<byte[]> toMessage(RelayEnvelope envelope) {
+		SimpMessageHeaderAccessor accessor = SimpMessageHeaderAccessor.create(SimpMessageType.MESSAGE);
+		for (Map.Entry<String, List<String>> header : envelope.nativeHeaders().entrySet()) {
+			for (String value : header.getValue()) {
+				accessor.addNativeHeader(header.getKey(), value);
+			}
+		}
+		if (envelope.contentType() != null) {
+			accessor.setContentType(MimeType.valueOf(envelope.contentType()));
+		}
+		accessor.setHeader(RelayHeaders.RELAYED_FROM, envelope.originNode());
+		accessor.setHeader(RelayHeaders.MESSAGE_ID, envelope.messageId());
+		if (envelope.kind() == MessageKind.AUTHENTICATED) {
+			accessor.setHeader(RelayHeaders.AUDIENCE, RelayHeaders.AUTHENTICATED);
+		}
+		accessor.setLeaveMutable(true);
+		return MessageBuilder.createMessage(envelope.payload(), accessor.getMessageHeaders());
+	}
+
+}

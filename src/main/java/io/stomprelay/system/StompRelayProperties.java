@@ -1,0 +1,90 @@
+package io.stomprelay.system;
+
+import java.time.Duration;
+import java.util.List;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Every {@code stomp-relay.*} property, with its default. The README and {@code docs/} list the
+ * same names and defaults.
+ *
+ * @param nodeId this node's id in logs, health, metrics and envelopes; generated when blank
+ * @param allowedOrigins browser origins allowed to open {@code /ws}; empty means same-origin only
+ * @param auth how tokens on CONNECT and on the HTTP API are verified
+ * @param redis how the relay uses Redis
+ * @param relay the cross-node relay itself
+ * @param limits per-connection limits
+ * @param websocket WebSocket transport choices
+ * @param demo the demo token endpoint and users
+ */
+@ConfigurationProperties("stomp-relay")
+public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
+		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
+		@DefaultValue Limits limits, @DefaultValue WebSocket websocket, @DefaultValue Demo demo) {
+
+	/**
+	 * @param jwt the HS256 verifier
+	 * @param maxSessionAge how long a session authenticated with a token that has no {@code exp}
+	 * may stay connected
+	 */
+	public record Auth(@DefaultValue Jwt jwt, @DefaultValue("24h") Duration maxSessionAge) {
+	}
+
+	/**
+	 * @param secret the shared HS256 key, at least 32 bytes; when blank, Spring's
+	 * {@code spring.security.oauth2.resourceserver.jwt.issuer-uri} or {@code jwk-set-uri} must be set
+	 * @param clockSkew how long after {@code exp} a token is still accepted
+	 */
+	public record Jwt(String secret, @DefaultValue("0s") Duration clockSkew) {
+	}
+
+	/**
+	 * @param channelPrefix the namespace of every Redis channel the relay uses
+	 * @param subscribeTimeout how long CONNECT / SUBSCRIBE wait for Redis to confirm a new
+	 * channel subscription before going on without it
+	 * @param commandTimeout the timeout of every Redis command the relay sends
+	 */
+	public record Redis(@DefaultValue("stomp-relay") String channelPrefix,
+			@DefaultValue("2s") Duration subscribeTimeout, @DefaultValue("2s") Duration commandTimeout) {
+	}
+
+	/**
+	 * @param enabled whether outbound messages are republished through Redis (off: a single
+	 * node with Spring's simple broker only, used as the benchmark ceiling)
+	 * @param deliveryLanes threads that deliver messages arriving from Redis (0: one per core,
+	 * at least 2); a channel always maps to the same lane, which keeps its order
+	 * @param deliveryQueueCapacity messages waiting per lane before new ones are dropped
+	 * @param maxEnvelopeSize the largest envelope accepted from Redis
+	 */
+	public record Relay(@DefaultValue("true") boolean enabled, @DefaultValue("0") int deliveryLanes,
+			@DefaultValue("10000") int deliveryQueueCapacity, @DefaultValue("1MB") DataSize maxEnvelopeSize) {
+	}
+
+	/**
+	 * @param messageSize the largest inbound STOMP frame
+	 * @param sendTime how long a send to a slow client may take before the session is closed
+	 * @param sendBuffer how much may be buffered for a slow client before the session is closed
+	 */
+	public record Limits(@DefaultValue("64KB") DataSize messageSize, @DefaultValue("10s") Duration sendTime,
+			@DefaultValue("512KB") DataSize sendBuffer) {
+	}
+
+	/**
+	 * @param compression whether permessage-deflate is negotiated when a client offers it (off:
+	 * compressing small STOMP frames costs several times the CPU of sending them)
+	 * @param heartbeat the server's STOMP heart-beat interval, both ways
+	 */
+	public record WebSocket(@DefaultValue("false") boolean compression, @DefaultValue("10s") Duration heartbeat) {
+	}
+
+	/**
+	 * @param enabled whether {@code POST /api/demo/token} hands out tokens (never in production)
+	 * @param tokenTtl the lifetime of a demo token
+	 */
+	public record Demo(@DefaultValue("false") boolean enabled, @DefaultValue("15m") Duration tokenTtl) {
+	}
+
+}

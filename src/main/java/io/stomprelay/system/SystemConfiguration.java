@@ -1,0 +1,25 @@
+package io.stomprelay.system;
+
+import io.micrometer.core.instrument.MeterRegistry;
+
+import org.springframework.boot.micrometer.metrics.autoconfigure.MeterRegistryCustomizer;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Cross-cutting beans: the node's identity and the node tag on every metric.
+ */
+@Configuration(proxyBeanMethods = false)
+class SystemConfiguration {
+
+	@Bean
+	NodeIdentity nodeIdentity(StompRelayProperties properties) {
+		return NodeIdentity.of(properties.nodeId());
+	}
+
+	@Bean
+	MeterRegistryCustomizer<MeterRegistry> nodeTag(NodeIdentity node) {
+		return registry -> registry.config().commonTags("node", node.id());
+	}
+
+}
