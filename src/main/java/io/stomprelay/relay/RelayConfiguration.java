@@ -15,10 +15,12 @@ import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDetails;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
@@ -59,9 +61,11 @@ class RelayConfiguration {
 
 	@Bean
 	SessionInterest sessionInterest(RelayChannels channels, ObjectProvider<ChannelInterest> interest,
-			ObjectProvider<RelayBus> bus, StompRelayProperties properties, MeterRegistry registry) {
+			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
+			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
+			MeterRegistry registry) {
 		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
-				properties.redis().subscribeTimeout(), registry);
+				properties.redis().subscribeTimeout(), clientOutboundChannel, registry);
 	}
 
 	@Bean
@@ -76,11 +80,16 @@ class RelayConfiguration {
 
 	@Bean
 	WebSocketMessageBrokerConfigurer relayChannelConfigurer(ObjectProvider<ClusterRelayInterceptor> relay,
-			ObjectProvider<AudienceFilter> audience) {
+			ObjectProvider<AudienceFilter> audience, ObjectProvider<SessionInterest> sessions) {
 		return new WebSocketMessageBrokerConfigurer() {
 			@Override
 			public void configureMessageBroker(MessageBrokerRegistry registry) {
 				relay.ifAvailable(registry.configureBrokerChannel()::interceptors);
+			}
+
+			@Override
+			public void configureClientInboundChannel(ChannelRegistration registration) {
+				registration.interceptors(sessions.getObject());
 			}
 
 			@Override

@@ -16,25 +16,35 @@ import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.event.EventListener;
+import org.springframework.messaging.Message;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.MessageHandler;
 import org.springframework.messaging.MessageHeaders;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
-import org.springframework.web.socket.messaging.AbstractSubProtocolEvent;
-import org.springframework.web.socket.messaging.SessionConnectEvent;
+import org.springframework.messaging.simp.SimpMessageType;
+import org.springframework.messaging.simp.broker.SimpleBrokerMessageHandler;
+import org.springframework.messaging.simp.stomp.StompCommand;
+import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
+import org.springframework.messaging.simp.user.UserDestinationMessageHandler;
+import org.springframework.messaging.support.ExecutorChannelInterceptor;
+import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
-import org.springframework.web.socket.messaging.SessionSubscribeEvent;
-import org.springframework.web.socket.messaging.SessionUnsubscribeEvent;
 
 /**
  * Follows this node's STOMP sessions and turns them into relay interest: an authenticated session
  * holds its user's channel, a subscription to {@code /topic/...} holds that destination's channel,
  * and both are released when the session unsubscribes or ends. It also answers whether a session is
  * authenticated, for authenticated-only delivery.
- * <p>A new channel subscription is awaited (bounded by {@code stomp-relay.redis.subscribe-timeout})
- * before the CONNECT or SUBSCRIBE goes on, so once a client holds its CONNECTED frame or SUBSCRIBE
- * receipt, messages published anywhere in the cluster reach it.
+ * <p>It sits on the client inbound channel and acts just before the local broker handles a frame, so
+ * it only sees frames that passed authentication and authorization. A new channel subscription is
+ * awaited (bounded by {@code stomp-relay.redis.subscribe-timeout}) before the broker answers, so once
+ * a client holds its {@code CONNECTED} frame, or the {@code RECEIPT} of a {@code SUBSCRIBE} that asked
+ * for one, messages published anywhere in the cluster reach it. (Spring's simple broker sends no
+ * receipts for SUBSCRIBE; this class does.)
  */
-public class SessionInterest {
+public class SessionInterest implements ExecutorChannelInterceptor {
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionInterest.class);
 
@@ -48,15 +58,19 @@ public class SessionInterest {
 
 	private final Duration subscribeTimeout;
 
+	private final ObjectProvider<MessageChannel> clientOutboundChannel;
+
 	/**
 	 * @param interest the channel reference counts, or {@code null} when the relay is off
+	 * @param bus the relay bus, or {@code null} when the relay is off
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
-			MeterRegistry registry) {
+			ObjectProvider<MessageChannel> clientOutboundChannel, MeterRegistry registry) {
 		this.channels = channels;
 		this.interest = interest;
 		this.bus = bus;
 		this.subscribeTimeout = subscribeTimeout;
+		this.clientOutboundChannel = clientOutboundChannel;
 		Gauge.builder("stomp.relay.sessions", this, s -> s.count(true))
 			.description("Open STOMP sessions on this node").tag("kind", "authenticated").register(registry);
 		Gauge.builder("stomp.relay.sessions", this, s -> s.count(false))
@@ -73,12 +87,54 @@ public class SessionInterest {
 		return this.sessions.values().stream().filter(s -> (s.user != null) == authenticated).count();
 	}
 
-	@EventListener
-	void onConnect(SessionConnectEvent event) {
-		String sessionId = sessionId(event);
-		Principal user = event.getUser();
+	@Override
+	public Message<?> beforeHandle(Message<?> message, MessageChannel channel, MessageHandler handler) {
+		if (!(handler instanceof SimpleBrokerMessageHandler)) {
+			return message;
+		}
+		MessageHeaders headers = message.getHeaders();
+		SimpMessageType type = SimpMessageHeaderAccessor.getMessageType(headers);
+		String sessionId = SimpMessageHeaderAccessor.getSessionId(headers);
+		if (sessionId == null) {
+			return message;
+		}
+		if (type == SimpMessageType.CONNECT) {
+			connected(sessionId, SimpMessageHeaderAccessor.getUser(headers));
+		}
+		else if (type == SimpMessageType.SUBSCRIBE) {
+			subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
+					SimpMessageHeaderAccessor.getDestination(headers));
+		}
+		else if (type == SimpMessageType.UNSUBSCRIBE) {
+			unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
+		}
+		return message;
+	}
+
+	@Override
+	public void afterMessageHandled(Message<?> message, MessageChannel channel, MessageHandler handler, Exception ex) {
+		MessageHeaders headers = message.getHeaders();
+		if (ex != null || SimpMessageHeaderAccessor.getMessageType(headers) != SimpMessageType.SUBSCRIBE) {
+			return;
+		}
+		String destination = SimpMessageHeaderAccessor.getDestination(headers);
+		boolean userDestination = destination != null && destination.startsWith(DestinationKinds.USER_PREFIX);
+		boolean registeredBy = userDestination ? handler instanceof UserDestinationMessageHandler
+				: handler instanceof SimpleBrokerMessageHandler;
+		StompHeaderAccessor stomp = StompHeaderAccessor.wrap(message);
+		String receipt = stomp.getReceipt();
+		if (registeredBy && receipt != null) {
+			StompHeaderAccessor answer = StompHeaderAccessor.create(StompCommand.RECEIPT);
+			answer.setReceiptId(receipt);
+			answer.setSessionId(stomp.getSessionId());
+			this.clientOutboundChannel.getObject()
+				.send(MessageBuilder.createMessage(new byte[0], answer.getMessageHeaders()));
+		}
+	}
+
+	private void connected(String sessionId, Principal user) {
 		Session session = new Session((user != null) ? user.getName() : null);
-		if (sessionId == null || this.sessions.putIfAbsent(sessionId, session) != null) {
+		if (this.sessions.putIfAbsent(sessionId, session) != null) {
 			return;
 		}
 		logger.info("Session {} opened ({})", sessionId, (session.user != null) ? "authenticated" : "anonymous");
@@ -87,12 +143,8 @@ public class SessionInterest {
 		}
 	}
 
-	@EventListener
-	void onSubscribe(SessionSubscribeEvent event) {
-		MessageHeaders headers = event.getMessage().getHeaders();
-		String destination = SimpMessageHeaderAccessor.getDestination(headers);
-		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(headers);
-		Session session = this.sessions.get(sessionId(event));
+	private void subscribed(String sessionId, String subscriptionId, String destination) {
+		Session session = this.sessions.get(sessionId);
 		if (this.interest == null || session == null || destination == null || subscriptionId == null
 				|| !destination.startsWith(DestinationKinds.TOPIC_PREFIX)) {
 			return;
@@ -112,10 +164,8 @@ public class SessionInterest {
 		await(subscribed, "destination channel");
 	}
 
-	@EventListener
-	void onUnsubscribe(SessionUnsubscribeEvent event) {
-		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(event.getMessage().getHeaders());
-		Session session = this.sessions.get(sessionId(event));
+	private void unsubscribed(String sessionId, String subscriptionId) {
+		Session session = this.sessions.get(sessionId);
 		if (this.interest == null || session == null || subscriptionId == null) {
 			return;
 		}
@@ -163,10 +213,6 @@ public class SessionInterest {
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 		}
-	}
-
-	private static String sessionId(AbstractSubProtocolEvent event) {
-		return SimpMessageHeaderAccessor.getSessionId(event.getMessage().getHeaders());
 	}
 
 	private static final class Session {
