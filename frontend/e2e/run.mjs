@@ -1,0 +1,431 @@
+#!/usr/bin/env node
+// End-to-end check of the stomp-relay demo page against two running nodes.
+//
+//   NODE_A_URL=http://127.0.0.1:8080 NODE_B_URL=http://127.0.0.1:8081 \
+//   SCREENSHOT_PATH=/tmp/two-nodes.png npm run e2e
+//
+// Env: NODE_A_URL, NODE_B_URL (required), SCREENSHOT_PATH (optional),
+//      CHROMIUM_PATH (default /usr/bin/chromium), E2E_ONLY=<part of a test name>,
+//      E2E_VERBOSE=1 (page console), E2E_HEADFUL=1 (debugging with a display).
+// Prints "N passed, M failed" as the last line; exit code 1 on any failure.
+
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const NODE_A_URL = process.env.NODE_A_URL;
+const NODE_B_URL = process.env.NODE_B_URL;
+const SCREENSHOT_PATH = process.env.SCREENSHOT_PATH || '';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const WAIT_MS = 10_000; // upper bound for every single wait
+const QUIET_MS = 1_000; // how long counts must stay unchanged
+const SETTLE_MS = 500; // let freshly made subscriptions register cluster-wide
+
+if (!NODE_A_URL || !NODE_B_URL) {
+  console.error('NODE_A_URL and NODE_B_URL must be set, e.g. http://127.0.0.1:8080 and http://127.0.0.1:8081');
+  console.log('0 passed, 1 failed');
+  process.exit(2);
+}
+
+const RUN = crypto.randomBytes(3).toString('hex');
+let userSeq = 0;
+/** Random, valid ([A-Za-z0-9_.-]{1,32}) and unique per run. */
+const randomUser = (prefix) => `${prefix}_${RUN}_${++userSeq}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sel = (testId) => `[data-testid="${testId}"]`;
+
+// --------------------------------------------------------------------------
+// Browser & tab helpers
+// --------------------------------------------------------------------------
+
+let browser;
+/** every context opened by the current test, closed after it */
+let openContexts = [];
+/** uncaught exceptions in pages of the current test */
+let pageErrors = [];
+
+async function openTab(baseUrl, { user = null, width = 640, height = 900, label = '' } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  openContexts.push(context);
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  const page = await context.newPage();
+  const name = label || `${user ?? 'anonymous'}@${new URL(baseUrl).host}`;
+  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+  if (process.env.E2E_VERBOSE) page.on('console', (m) => console.log(`  [${name}] ${m.type()}: ${m.text()}`));
+  await page.goto(new URL('/', baseUrl).toString());
+  await waitForState(page, 'connected', `${name} connects`);
+  if (user) {
+    await page.fill(sel('username'), user);
+    await page.click(sel('sign-in'));
+    await page.waitForFunction(
+      (u) => window.__stompRelay?.username === u && window.__stompRelay.state === 'connected',
+      user,
+      { timeout: WAIT_MS },
+    ).catch(async (e) => {
+      throw new Error(`${name}: sign-in did not complete (${e.message.split('\n')[0]}); errors on page: ${JSON.stringify(await errorLines(page))}`);
+    });
+  }
+  return page;
+}
+
+/** Opens tabs one after another (parallel opening only adds CPU contention on small machines). */
+async function openTabs(openers) {
+  const pages = [];
+  for (const open of openers) pages.push(await open());
+  return pages;
+}
+
+async function waitForState(page, state, what = `state ${state}`) {
+  try {
+    await page.waitForFunction((s) => document.querySelector('[data-testid="state"]')?.textContent === s, state, {
+      timeout: WAIT_MS,
+      polling: 50,
+    });
+  } catch (e) {
+    const current = await page.textContent(sel('state')).catch(() => '?');
+    throw new Error(`timed out waiting for: ${what} (state is "${current}"); errors on page: ${JSON.stringify(await errorLines(page))}`);
+  }
+}
+
+async function nodeOf(page) {
+  return (await page.textContent(sel('node')))?.trim();
+}
+
+/** [{value, origin}] in arrival order (the page lists newest first). */
+async function events(page) {
+  const items = await page.$$eval(`${sel('events')} ${sel('event')}`, (els) =>
+    els.map((e) => ({ value: e.dataset.value, origin: e.dataset.origin, text: e.querySelector('.main')?.textContent ?? e.textContent })),
+  );
+  return items.reverse();
+}
+
+async function itemTexts(page, listId, itemId) {
+  const texts = await page.$$eval(`${sel(listId)} ${sel(itemId)}`, (els) =>
+    els.map((e) => [...e.children].map((c) => c.textContent).join(' | ') || (e.textContent ?? '')),
+  );
+  return texts.reverse();
+}
+
+async function errorLines(page) {
+  return page
+    .$$eval(`${sel('errors')} ${sel('error-item')}`, (els) => els.map((e) => e.querySelector('.main')?.textContent ?? e.textContent ?? ''))
+    .catch(() => []);
+}
+
+async function waitForCount(page, listId, itemId, count, what) {
+  try {
+    await page.waitForFunction(
+      ({ list, item, n }) => document.querySelectorAll(`[data-testid="${list}"] [data-testid="${item}"]`).length >= n,
+      { list: listId, item: itemId, n: count },
+      { timeout: WAIT_MS, polling: 50 },
+    );
+  } catch {
+    const have = await itemTexts(page, listId, itemId);
+    throw new Error(`timed out waiting for ${what}: have ${JSON.stringify(have)}; errors on page: ${JSON.stringify(await errorLines(page))}`);
+  }
+}
+
+async function waitForText(page, listId, itemId, text, what) {
+  try {
+    await page.waitForFunction(
+      ({ list, item, t }) =>
+        [...document.querySelectorAll(`[data-testid="${list}"] [data-testid="${item}"]`)].some((e) => e.textContent?.includes(t)),
+      { list: listId, item: itemId, t: text },
+      { timeout: WAIT_MS, polling: 50 },
+    );
+  } catch {
+    const have = await itemTexts(page, listId, itemId);
+    throw new Error(`timed out waiting for ${what}: have ${JSON.stringify(have)}; errors on page: ${JSON.stringify(await errorLines(page))}`);
+  }
+}
+
+async function assertEvents(page, expectedOrigin, who) {
+  const got = await events(page);
+  assert.deepEqual(
+    got.map((e) => e.value),
+    ['1', '2', '3'],
+    `${who}: expected events 1,2,3 exactly once, got ${JSON.stringify(got.map((e) => e.text))}`,
+  );
+  if (expectedOrigin) {
+    for (const e of got) assert.equal(e.origin, expectedOrigin, `${who}: event "${e.text}" should come from ${expectedOrigin}`);
+  }
+}
+
+async function assertNoEvents(page, who) {
+  const got = await events(page);
+  assert.equal(got.length, 0, `${who}: expected no events, got ${JSON.stringify(got.map((e) => e.text))}`);
+}
+
+async function sendChat(page, text) {
+  await page.fill(sel('chat-text'), text);
+  await page.click(sel('chat-send'));
+}
+
+async function sendDirect(page, to, text) {
+  await page.fill(sel('direct-to'), to);
+  await page.fill(sel('direct-text'), text);
+  await page.click(sel('direct-send'));
+}
+
+async function announce(page, text) {
+  await page.fill(sel('announce-text'), text);
+  await page.click(sel('announce-send'));
+}
+
+// --------------------------------------------------------------------------
+// Tests
+// --------------------------------------------------------------------------
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+const SKIP = Symbol('skip');
+
+test('both nodes answer /api/demo/info and are different nodes', async () => {
+  const info = async (base) => {
+    const res = await fetch(new URL('/api/demo/info', base), { signal: AbortSignal.timeout(WAIT_MS) });
+    assert.equal(res.status, 200, `GET ${base}/api/demo/info status`);
+    const body = await res.json();
+    assert.equal(typeof body.node, 'string', `node id in ${JSON.stringify(body)}`);
+    assert.equal(typeof body.tokenTtlSeconds, 'number', `tokenTtlSeconds in ${JSON.stringify(body)}`);
+    return body.node;
+  };
+  const [a, b] = [await info(NODE_A_URL), await info(NODE_B_URL)];
+  assert.notEqual(a, b, `NODE_A_URL and NODE_B_URL must reach different nodes (both are ${a})`);
+  return `${a} and ${b}`;
+});
+
+test('same user on node A and node B both get events 1,2,3 exactly once; another user gets nothing', async () => {
+  const user = randomUser('ev');
+  const [tab1, tab2, other] = await openTabs([
+    () => openTab(NODE_A_URL, { user }),
+    () => openTab(NODE_B_URL, { user }),
+    () => openTab(NODE_B_URL, { user: randomUser('other') }),
+  ]);
+  const [nodeA, nodeB] = [await nodeOf(tab1), await nodeOf(tab2)];
+  assert.ok(nodeA && nodeB, 'both tabs show a node id');
+  assert.notEqual(nodeA, nodeB, `NODE_A_URL and NODE_B_URL must reach different nodes (both say ${nodeA})`);
+  await sleep(SETTLE_MS);
+
+  await tab1.click(sel('send-events'));
+  await waitForCount(tab1, 'events', 'event', 3, 'tab 1 (node A) to receive 3 events');
+  await waitForCount(tab2, 'events', 'event', 3, 'tab 2 (node B) to receive 3 events');
+  await sleep(QUIET_MS); // duplicates would show up now
+  await assertEvents(tab1, nodeA, 'tab 1 (node A)');
+  await assertEvents(tab2, nodeA, 'tab 2 (node B)');
+  await assertNoEvents(other, 'other user');
+});
+
+test('chat from a signed-in tab on node A appears in an anonymous tab on node B', async () => {
+  const user = randomUser('chat');
+  const [sender, reader] = await openTabs([() => openTab(NODE_A_URL, { user }), () => openTab(NODE_B_URL)]);
+  await sleep(SETTLE_MS);
+  const text = `hello from ${user} ${crypto.randomBytes(2).toString('hex')}`;
+  await sendChat(sender, text);
+  await waitForText(reader, 'chat', 'chat-item', text, 'the chat line on the anonymous node-B tab');
+  const line = (await itemTexts(reader, 'chat', 'chat-item')).find((t) => t.includes(text));
+  assert.ok(line.includes(user), `chat line names the sender: ${line}`);
+  await waitForText(sender, 'chat', 'chat-item', text, 'the chat line on the sender tab');
+});
+
+test('direct message from node A reaches the recipient on node B only', async () => {
+  const [from, to, third] = [randomUser('dmfrom'), randomUser('dmto'), randomUser('dm3rd')];
+  const [sender, recipient, bystanderB, bystanderA] = await openTabs([
+    () => openTab(NODE_A_URL, { user: from }),
+    () => openTab(NODE_B_URL, { user: to }),
+    () => openTab(NODE_B_URL, { user: third }),
+    () => openTab(NODE_A_URL, { user: third }),
+  ]);
+  await sleep(SETTLE_MS);
+  const text = `psst ${crypto.randomBytes(2).toString('hex')}`;
+  await sendDirect(sender, to, text);
+  await waitForText(recipient, 'direct', 'direct-item', text, 'the direct message at the recipient');
+  await sleep(QUIET_MS);
+  const got = await itemTexts(recipient, 'direct', 'direct-item');
+  assert.equal(got.filter((t) => t.includes(text)).length, 1, `recipient gets it exactly once: ${JSON.stringify(got)}`);
+  assert.ok(got[0].includes(from), `direct message names the sender: ${got[0]}`);
+  for (const [tab, who] of [[bystanderB, 'third user on node B'], [bystanderA, 'third user on node A']]) {
+    const theirs = await itemTexts(tab, 'direct', 'direct-item');
+    assert.equal(theirs.length, 0, `${who} must get nothing, got ${JSON.stringify(theirs)}`);
+  }
+});
+
+test('anonymous tab gets its own events 1,2,3; other anonymous tabs get nothing', async () => {
+  const [anon, otherA, otherB] = await openTabs([
+    () => openTab(NODE_A_URL, { label: 'anon-1@A' }),
+    () => openTab(NODE_A_URL, { label: 'anon-2@A' }),
+    () => openTab(NODE_B_URL, { label: 'anon-3@B' }),
+  ]);
+  await sleep(SETTLE_MS);
+  await anon.click(sel('send-events'));
+  await waitForCount(anon, 'events', 'event', 3, 'the anonymous tab to receive 3 events');
+  await sleep(QUIET_MS);
+  await assertEvents(anon, await nodeOf(anon), 'anonymous tab');
+  await assertNoEvents(otherA, 'another anonymous tab on node A');
+  await assertNoEvents(otherB, 'another anonymous tab on node B');
+});
+
+test('announcements reach signed-in tabs on both nodes; anonymous tabs neither see the panel nor get them', async () => {
+  const [author, listener, anon] = await openTabs([
+    () => openTab(NODE_A_URL, { user: randomUser('ann') }),
+    () => openTab(NODE_B_URL, { user: randomUser('lis') }),
+    () => openTab(NODE_B_URL),
+  ]);
+  assert.equal(await anon.isVisible(sel('announcements-panel')), false, 'announcements panel hidden when anonymous');
+  assert.equal(await listener.isVisible(sel('announcements-panel')), true, 'announcements panel visible when signed in');
+  await sleep(SETTLE_MS);
+  const text = `maintenance at ${crypto.randomBytes(2).toString('hex')}`;
+  await announce(author, text);
+  await waitForText(listener, 'announcements', 'announcement', text, 'the announcement on node B');
+  await sleep(QUIET_MS / 2);
+  assert.equal((await itemTexts(anon, 'announcements', 'announcement')).length, 0, 'anonymous tab gets no announcement');
+});
+
+test('a rejected user name shows the server error on the page', async () => {
+  const tab = await openTab(NODE_A_URL);
+  await tab.fill(sel('username'), 'not valid!');
+  await tab.click(sel('sign-in'));
+  await waitForCount(tab, 'errors', 'error-item', 1, 'an error line for the bad user name');
+  const [line] = await errorLines(tab);
+  assert.match(line, /sign-in failed/i, `readable error line: ${line}`);
+  assert.equal(await tab.textContent(sel('user')), 'anonymous', 'still anonymous');
+  await waitForState(tab, 'connected');
+});
+
+test('tab recovers after its WebSocket is dropped and events still work', async () => {
+  const user = randomUser('rc');
+  const tab = await openTab(NODE_B_URL, { user });
+  const nodeBefore = await nodeOf(tab);
+  // Record every state the page shows from now on.
+  await tab.evaluate(() => {
+    const el = document.querySelector('[data-testid="state"]');
+    window.__seenStates = [el.textContent];
+    new MutationObserver(() => window.__seenStates.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  const hadSocket = await tab.evaluate(() => {
+    const ws = window.__stompRelay.client.webSocket;
+    ws?.close();
+    return Boolean(ws);
+  });
+  assert.ok(hadSocket, 'test hook exposes the WebSocket');
+  await waitForState(tab, 'reconnecting', 'state "reconnecting" after the drop');
+  await waitForState(tab, 'connected', 'state "connected" again');
+  const seen = await tab.evaluate(() => window.__seenStates);
+  assert.ok(seen.indexOf('reconnecting') < seen.lastIndexOf('connected'), `states seen: ${seen.join(' → ')}`);
+  assert.equal(await tab.textContent(sel('user')), user, 'still signed in after reconnect');
+  assert.equal(await nodeOf(tab), nodeBefore, 'node shown again');
+
+  await sleep(SETTLE_MS);
+  await tab.click(sel('send-events'));
+  await waitForCount(tab, 'events', 'event', 3, '3 events after the reconnect');
+  await sleep(QUIET_MS);
+  await assertEvents(tab, nodeBefore, 'reconnected tab');
+
+  // The second way to drop it: stompjs' own forceDisconnect().
+  await tab.evaluate(() => window.__stompRelay.client.forceDisconnect());
+  await waitForState(tab, 'reconnecting', 'state "reconnecting" after forceDisconnect()');
+  await waitForState(tab, 'connected', 'state "connected" after forceDisconnect()');
+});
+
+test('screenshot: node A and node B side by side', async () => {
+  if (!SCREENSHOT_PATH) return { [SKIP]: 'SCREENSHOT_PATH not set' };
+  const [alice, bob] = [randomUser('alice'), randomUser('bob')];
+  const [left, right] = await openTabs([
+    () => openTab(NODE_A_URL, { user: alice, width: 640, height: 900 }),
+    () => openTab(NODE_B_URL, { user: bob, width: 640, height: 900 }),
+  ]);
+  await sleep(SETTLE_MS);
+  await sendChat(left, `Hi ${bob}, this is node A speaking`);
+  await waitForText(right, 'chat', 'chat-item', 'node A speaking', 'chat on the right tab');
+  await sendChat(right, `Hello ${alice}, answering from node B`);
+  await waitForText(left, 'chat', 'chat-item', 'answering from node B', 'chat on the left tab');
+  await sendDirect(left, bob, 'a direct message across nodes');
+  await waitForText(right, 'direct', 'direct-item', 'across nodes', 'direct message on the right tab');
+  await announce(right, 'Scheduled restart of node B at 18:00');
+  await waitForText(left, 'announcements', 'announcement', 'Scheduled restart', 'announcement on the left tab');
+  await right.click(sel('send-events'));
+  await waitForCount(right, 'events', 'event', 3, 'events on the right tab');
+  await left.click(sel('send-events'));
+  await waitForCount(left, 'events', 'event', 3, 'events on the left tab');
+  await sleep(300);
+
+  const shots = [await left.screenshot({ fullPage: true }), await right.screenshot({ fullPage: true })];
+  const composerContext = await browser.newContext({ viewport: { width: 1290, height: 1000 } });
+  openContexts.push(composerContext);
+  const canvasPage = await composerContext.newPage();
+  await canvasPage.setContent(`<!doctype html><html><body style="margin:0;background:#1d2433">
+    <div id="pair" style="display:flex;align-items:flex-start;gap:10px;width:max-content">
+      ${shots.map((b) => `<img style="display:block" src="data:image/png;base64,${b.toString('base64')}">`).join('')}
+    </div></body></html>`);
+  await canvasPage.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: WAIT_MS });
+  fs.mkdirSync(path.dirname(path.resolve(SCREENSHOT_PATH)), { recursive: true });
+  await canvasPage.locator('#pair').screenshot({ path: SCREENSHOT_PATH });
+  return `wrote ${SCREENSHOT_PATH}`;
+});
+
+// --------------------------------------------------------------------------
+// Runner
+// --------------------------------------------------------------------------
+
+/** First part of an error message, without Playwright's call log and colours. */
+function describeError(e) {
+  const text = String(e?.message ?? e).replace(/\u001b\[[0-9;]*m/g, '');
+  return text.split(/\n\s*Call log:/)[0].trim();
+}
+
+let passed = 0;
+let failed = 0;
+let exitCode = 0;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: !process.env.E2E_HEADFUL,
+    timeout: WAIT_MS,
+    // Playwright adds a fresh temporary --user-data-dir itself (and rejects
+    // one passed in args), so it is not listed here.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ].filter((a) => !(a === '--headless' && process.env.E2E_HEADFUL)),
+  });
+  console.log(`stomp-relay e2e (run ${RUN}) against A=${NODE_A_URL} B=${NODE_B_URL} with ${CHROMIUM_PATH}`);
+
+  const only = process.env.E2E_ONLY?.toLowerCase();
+  for (const { name, fn } of tests.filter((t) => !only || t.name.toLowerCase().includes(only))) {
+    const started = Date.now();
+    openContexts = [];
+    pageErrors = [];
+    try {
+      const note = await fn();
+      assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+      if (note?.[SKIP]) {
+        console.log(`skip  ${name} — ${note[SKIP]}`);
+      } else {
+        passed++;
+        console.log(`ok    ${name} (${Date.now() - started} ms)${note ? ` — ${note}` : ''}`);
+      }
+    } catch (e) {
+      failed++;
+      console.log(`FAIL  ${name} (${Date.now() - started} ms)\n      ${describeError(e).split('\n').join('\n      ')}`);
+    } finally {
+      await Promise.all(openContexts.map((c) => c.close().catch(() => {})));
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log(`FAIL  setup: ${describeError(e)}`);
+} finally {
+  await browser?.close().catch(() => {});
+}
+if (failed > 0) exitCode = 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode);

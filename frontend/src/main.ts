@@ -1,0 +1,569 @@
+import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
+import { ApiError, fetchInfo, fetchToken, webSocketUrl, type DemoToken } from './api';
+import './style.css';
+
+// ---------------------------------------------------------------------------
+// Types & state
+// ---------------------------------------------------------------------------
+
+export type ConnState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+interface ChatMessage {
+  from?: string;
+  text?: string;
+  node?: string;
+  ts?: number | string;
+}
+
+interface HeldToken {
+  value: string;
+  /** local clock, ms */
+  receivedAt: number;
+  /** local clock, ms (adjusted for clock skew, see adoptToken) */
+  expiresAt: number;
+}
+
+const RECONNECT_DELAY_MS = 1000;
+const HEARTBEAT_MS = 10_000;
+/** Renew the token when this fraction of its lifetime has passed. */
+const RENEW_AT_FRACTION = 0.8;
+const RENEW_RETRY_MS = 5000;
+const MAX_LIST_ITEMS = 200;
+const USERNAME_KEY = 'stomp-relay.username';
+const CLOSE_CODES: Record<number, string> = {
+  1002: 'protocol error',
+  1003: 'unsupported data',
+  1006: 'connection lost',
+  1007: 'invalid data',
+  1008: 'policy violation',
+  1009: 'message too big',
+  1011: 'server error',
+  1012: 'server restarting',
+  1013: 'server overloaded, try again later',
+};
+
+let pageNode: string | null = null; // node that served the page (/api/demo/info)
+let connectedNode: string | null = null; // node named by the CONNECTED frame
+let tokenTtlSeconds: number | null = null;
+let username: string | null = null; // null = anonymous
+let token: HeldToken | null = null;
+let tokenStale = false; // server told us the token is expired/invalid
+let renewTimer: number | undefined;
+let restarting = false; // deliberate reconnect (sign-in/out, token renewal)
+let stompErrorOnThisSocket = false;
+let state: ConnState = 'disconnected';
+let tokenFetch: Promise<void> | null = null;
+
+// ---------------------------------------------------------------------------
+// DOM helpers
+// ---------------------------------------------------------------------------
+
+function $<T extends HTMLElement = HTMLElement>(testId: string): T {
+  const el = document.querySelector<T>(`[data-testid="${testId}"]`);
+  if (!el) throw new Error(`missing element ${testId}`);
+  return el;
+}
+
+const ui = {
+  node: $('node'),
+  pageNode: $('page-node'),
+  state: $('state'),
+  user: $('user'),
+  tokenInfo: $('token-info'),
+  signInForm: $<HTMLFormElement>('sign-in-form'),
+  username: $<HTMLInputElement>('username'),
+  signIn: $<HTMLButtonElement>('sign-in'),
+  signOut: $<HTMLButtonElement>('sign-out'),
+  errorsPanel: $('errors-panel'),
+  errors: $<HTMLUListElement>('errors'),
+  errorsClear: $<HTMLButtonElement>('errors-clear'),
+  sendEvents: $<HTMLButtonElement>('send-events'),
+  events: $<HTMLUListElement>('events'),
+  eventsClear: $<HTMLButtonElement>('events-clear'),
+  chatForm: $<HTMLFormElement>('chat-form'),
+  chatText: $<HTMLInputElement>('chat-text'),
+  chatSend: $<HTMLButtonElement>('chat-send'),
+  chat: $<HTMLUListElement>('chat'),
+  directForm: $<HTMLFormElement>('direct-form'),
+  directTo: $<HTMLInputElement>('direct-to'),
+  directText: $<HTMLInputElement>('direct-text'),
+  directSend: $<HTMLButtonElement>('direct-send'),
+  direct: $<HTMLUListElement>('direct'),
+  announcementsPanel: $('announcements-panel'),
+  announceForm: $<HTMLFormElement>('announce-form'),
+  announceText: $<HTMLInputElement>('announce-text'),
+  announceSend: $<HTMLButtonElement>('announce-send'),
+  announcements: $<HTMLUListElement>('announcements'),
+};
+
+function timeLabel(ts?: number | string): string {
+  let d: Date;
+  if (typeof ts === 'number') d = new Date(ts < 1e12 ? ts * 1000 : ts); // seconds or millis
+  else if (typeof ts === 'string' && ts) d = new Date(ts);
+  else d = new Date();
+  if (Number.isNaN(d.getTime())) d = new Date();
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+}
+
+function addItem(
+  list: HTMLUListElement,
+  testId: string,
+  parts: { main: string; meta?: string; attrs?: Record<string, string> },
+): HTMLLIElement {
+  const li = document.createElement('li');
+  li.dataset.testid = testId;
+  for (const [k, v] of Object.entries(parts.attrs ?? {})) li.setAttribute(`data-${k}`, v);
+  const main = document.createElement('span');
+  main.className = 'main';
+  main.textContent = parts.main;
+  li.append(main);
+  if (parts.meta) {
+    const meta = document.createElement('span');
+    meta.className = 'meta';
+    meta.textContent = parts.meta;
+    li.append(meta);
+  }
+  list.prepend(li); // newest first
+  while (list.children.length > MAX_LIST_ITEMS) list.lastElementChild?.remove();
+  return li;
+}
+
+/** Shows a readable error line; identical consecutive errors are folded ("×3"). */
+function showError(message: string): void {
+  console.warn('[stomp-relay]', message);
+  ui.errorsPanel.hidden = false;
+  const first = ui.errors.firstElementChild as HTMLLIElement | null;
+  if (first && first.dataset.message === message) {
+    const count = Number(first.dataset.count ?? '1') + 1;
+    first.dataset.count = String(count);
+    const meta = first.querySelector('.meta');
+    if (meta) meta.textContent = `${timeLabel()} ×${count}`;
+    return;
+  }
+  const li = addItem(ui.errors, 'error-item', { main: message, meta: timeLabel() });
+  li.dataset.message = message;
+  li.dataset.count = '1';
+}
+
+function describe(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function parseJson<T>(body: string): T | null {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Rendering of connection / identity
+// ---------------------------------------------------------------------------
+
+function setState(next: ConnState): void {
+  state = next;
+  render();
+}
+
+function render(): void {
+  ui.state.textContent = state;
+  ui.state.dataset.state = state;
+  ui.node.textContent = connectedNode ?? pageNode ?? '–';
+  ui.pageNode.textContent = pageNode ?? '–';
+  ui.user.textContent = username ?? 'anonymous';
+  ui.user.dataset.anonymous = String(username === null);
+
+  const signedIn = username !== null;
+  const connected = state === 'connected';
+  ui.signOut.hidden = !signedIn;
+  ui.signIn.textContent = signedIn ? 'Switch user' : 'Sign in';
+  ui.announcementsPanel.hidden = !signedIn;
+
+  ui.sendEvents.disabled = !connected;
+  for (const input of [ui.chatText, ui.directTo, ui.directText, ui.announceText]) {
+    input.disabled = !signedIn;
+  }
+  ui.chatText.placeholder = signedIn ? 'Say something' : 'Sign in to chat';
+  ui.directText.placeholder = signedIn ? 'Message' : 'Sign in to send direct messages';
+  for (const button of [ui.chatSend, ui.directSend, ui.announceSend]) {
+    button.disabled = !signedIn || !connected;
+  }
+  renderTokenInfo();
+}
+
+function renderTokenInfo(): void {
+  if (!username) {
+    ui.tokenInfo.textContent = 'Anonymous session: you can trigger events and read chat. Sign in to write.';
+    return;
+  }
+  if (!token) {
+    ui.tokenInfo.textContent = `Signed in as ${username}; fetching a token…`;
+    return;
+  }
+  const left = Math.max(0, Math.round((token.expiresAt - Date.now()) / 1000));
+  ui.tokenInfo.textContent = `Signed in as ${username}. Token expires in ${left} s and is renewed automatically.`;
+}
+
+// ---------------------------------------------------------------------------
+// Token handling
+// ---------------------------------------------------------------------------
+
+function adoptToken(t: DemoToken): void {
+  const now = Date.now();
+  let lifetimeMs = t.expiresAt * 1000 - now;
+  // If the client clock is off, fall back to the TTL the server advertised.
+  const ttlMs = tokenTtlSeconds ? tokenTtlSeconds * 1000 : null;
+  if (ttlMs && (lifetimeMs <= 0 || lifetimeMs > ttlMs * 1.5)) lifetimeMs = ttlMs;
+  if (lifetimeMs <= 0) lifetimeMs = 60_000;
+  token = { value: t.token, receivedAt: now, expiresAt: now + lifetimeMs };
+  tokenStale = false;
+  scheduleRenewal(Math.max(1000, lifetimeMs * RENEW_AT_FRACTION));
+  renderTokenInfo();
+}
+
+function clearToken(): void {
+  token = null;
+  tokenStale = false;
+  window.clearTimeout(renewTimer);
+  renewTimer = undefined;
+}
+
+function scheduleRenewal(delayMs: number): void {
+  window.clearTimeout(renewTimer);
+  renewTimer = window.setTimeout(() => void renewToken(), delayMs);
+}
+
+function tokenNeedsRefresh(): boolean {
+  if (!token || tokenStale) return true;
+  const lifetime = token.expiresAt - token.receivedAt;
+  return Date.now() >= token.receivedAt + lifetime * RENEW_AT_FRACTION;
+}
+
+/** Fetches a token for the current user (single flight). Throws on failure. */
+function refreshToken(): Promise<void> {
+  const user = username;
+  if (!user) return Promise.resolve();
+  if (!tokenFetch) {
+    tokenFetch = fetchToken(user)
+      .then((t) => {
+        if (username === user) adoptToken(t);
+      })
+      .finally(() => {
+        tokenFetch = null;
+      });
+  }
+  return tokenFetch;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => window.setTimeout(resolve, ms));
+
+/**
+ * Called from beforeConnect: a signed-in tab must never silently connect as
+ * anonymous, so without a usable token it keeps retrying (server down) or
+ * falls back to anonymous explicitly (server rejects the user name).
+ */
+async function ensureToken(): Promise<void> {
+  while (username && tokenNeedsRefresh()) {
+    const user = username;
+    try {
+      await refreshToken();
+      return;
+    } catch (e) {
+      if (username !== user) continue;
+      if (e instanceof ApiError && e.status >= 400 && e.status < 500) {
+        showError(`Could not get a token for "${user}": ${describe(e)}. Continuing anonymously.`);
+        username = null;
+        sessionStorage.removeItem(USERNAME_KEY);
+        clearToken();
+        render();
+        return;
+      }
+      showError(`Could not get a token: ${describe(e)}`);
+      // An old token that has not expired yet is still worth a try.
+      if (token && !tokenStale && token.expiresAt > Date.now() + 2000) return;
+      await sleep(RECONNECT_DELAY_MS * 2);
+    }
+  }
+}
+
+/**
+ * Proactive renewal: get a fresh token while still connected, then reconnect
+ * with it (the server only checks the token in the CONNECT frame).
+ */
+async function renewToken(): Promise<void> {
+  if (!username) return;
+  try {
+    await refreshToken();
+  } catch (e) {
+    showError(`Token renewal failed: ${describe(e)}`);
+    scheduleRenewal(RENEW_RETRY_MS);
+    return;
+  }
+  // If we are not connected right now, the next (re)connect picks the new token up.
+  if (client.connected) await restart();
+}
+
+// ---------------------------------------------------------------------------
+// STOMP client
+// ---------------------------------------------------------------------------
+
+const client = new Client({
+  brokerURL: webSocketUrl(),
+  reconnectDelay: RECONNECT_DELAY_MS,
+  heartbeatIncoming: HEARTBEAT_MS,
+  heartbeatOutgoing: HEARTBEAT_MS,
+  connectionTimeout: 10_000,
+  debug: (msg) => {
+    if (debugEnabled) console.debug('[stomp]', msg);
+  },
+
+  // Runs before every connect and reconnect: make sure the CONNECT frame
+  // carries a valid token. Must never throw (stompjs would stop reconnecting).
+  beforeConnect: async (c) => {
+    stompErrorOnThisSocket = false;
+    await ensureToken();
+    c.connectHeaders = username && token ? { Authorization: `Bearer ${token.value}` } : {};
+  },
+
+  onConnect: (frame: IFrame) => {
+    connectedNode = frame.headers['node'] || pageNode;
+    subscribeAll();
+    setState('connected');
+  },
+
+  onStompError: (frame: IFrame) => {
+    stompErrorOnThisSocket = true;
+    const message = frame.headers['message'] || 'unknown error';
+    const body = frame.body?.trim();
+    showError(`Server error: ${message}${body && body !== message ? ` (${body.slice(0, 200)})` : ''}`);
+    if (/token/i.test(message)) tokenStale = true; // "token expired", "invalid token"
+  },
+
+  onWebSocketClose: (evt: CloseEvent) => {
+    connectedNode = null;
+    // 1000 normal, 1001 going away, 1005 no status (e.g. our own close()).
+    const unremarkable = evt.code === 1000 || evt.code === 1001 || evt.code === 1005;
+    if (!restarting && !stompErrorOnThisSocket && (evt.reason || !unremarkable)) {
+      const what = CLOSE_CODES[evt.code] ?? 'connection closed';
+      showError(`WebSocket closed: ${evt.reason || what} (code ${evt.code}), retrying`);
+    }
+    // Called before stompjs schedules the reconnect; `active` tells whether it will.
+    setState(client.active || restarting ? 'reconnecting' : 'disconnected');
+  },
+
+  onWebSocketError: () => {
+    // A close event always follows; it is reported there.
+  },
+});
+
+const debugEnabled = new URLSearchParams(window.location.search).has('debug');
+
+function subscribeAll(): void {
+  client.subscribe('/user/queue/events', (m: IMessage) => {
+    const origin = m.headers['origin-node'] || '?';
+    const value = m.body;
+    addItem(ui.events, 'event', {
+      main: `${value} from ${origin}`,
+      meta: timeLabel(),
+      attrs: { value, origin },
+    });
+  });
+
+  client.subscribe('/topic/chat', (m) => renderChat(ui.chat, 'chat-item', m));
+
+  client.subscribe('/user/queue/errors', (m) => {
+    const body = parseJson<{ error?: unknown }>(m.body);
+    const text = body && typeof body.error === 'string' ? body.error : m.body;
+    showError(`Server: ${text}`);
+  });
+
+  if (username) {
+    client.subscribe('/user/queue/direct', (m) => renderChat(ui.direct, 'direct-item', m, true));
+    // Only delivered to authenticated sessions; anonymous sessions do not subscribe.
+    client.subscribe('/topic/announcements', (m) => renderChat(ui.announcements, 'announcement', m));
+  }
+}
+
+function renderChat(list: HTMLUListElement, testId: string, m: IMessage, direct = false): void {
+  const msg = parseJson<ChatMessage>(m.body);
+  if (!msg || typeof msg !== 'object') {
+    addItem(list, testId, { main: m.body, meta: timeLabel() });
+    return;
+  }
+  const from = msg.from ?? '?';
+  const text = msg.text ?? '';
+  const via = msg.node ? ` via ${msg.node}` : '';
+  addItem(list, testId, {
+    main: `${from}: ${text}`,
+    meta: `${direct ? 'direct · ' : ''}${timeLabel(msg.ts)}${via}`,
+    attrs: { from, node: msg.node ?? '' },
+  });
+}
+
+/** Reconnect on purpose (new identity or renewed token). */
+async function restart(): Promise<void> {
+  restarting = true;
+  if (state !== 'disconnected') setState('reconnecting');
+  try {
+    await client.deactivate();
+  } finally {
+    restarting = false;
+    connectedNode = null;
+    if (state === 'disconnected') setState('connecting');
+    client.activate();
+  }
+}
+
+function publish(destination: string, body: unknown): boolean {
+  if (!client.connected) {
+    showError(`Not connected: cannot send to ${destination}`);
+    return false;
+  }
+  try {
+    client.publish({
+      destination,
+      body: body === undefined ? '' : JSON.stringify(body),
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    });
+    return true;
+  } catch (e) {
+    showError(`Send to ${destination} failed: ${describe(e)}`);
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sign in / out
+// ---------------------------------------------------------------------------
+
+async function signIn(name: string): Promise<void> {
+  ui.signIn.disabled = true;
+  try {
+    const t = await fetchToken(name);
+    username = name;
+    sessionStorage.setItem(USERNAME_KEY, name);
+    adoptToken(t);
+    render();
+    await restart();
+  } catch (e) {
+    showError(`Sign-in failed: ${describe(e)}`);
+  } finally {
+    ui.signIn.disabled = false;
+  }
+}
+
+async function signOut(): Promise<void> {
+  username = null;
+  sessionStorage.removeItem(USERNAME_KEY);
+  clearToken();
+  ui.direct.replaceChildren();
+  ui.announcements.replaceChildren();
+  render();
+  await restart();
+}
+
+// ---------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------
+
+ui.signInForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = ui.username.value.trim();
+  if (!name) {
+    showError('Enter a user name to sign in');
+    return;
+  }
+  void signIn(name);
+});
+
+ui.signOut.addEventListener('click', () => void signOut());
+
+ui.sendEvents.addEventListener('click', () => {
+  publish('/app/events', undefined);
+});
+
+ui.chatForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = ui.chatText.value.trim();
+  if (!text) return;
+  if (publish('/app/chat', { text })) ui.chatText.value = '';
+});
+
+ui.directForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const to = ui.directTo.value.trim();
+  const text = ui.directText.value.trim();
+  if (!to || !text) {
+    showError('A direct message needs a recipient and a text');
+    return;
+  }
+  if (publish('/app/direct', { to, text })) {
+    ui.directText.value = '';
+    addItem(ui.direct, 'direct-sent', { main: `→ ${to}: ${text}`, meta: `sent · ${timeLabel()}`, attrs: { to } });
+  }
+});
+
+ui.announceForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = ui.announceText.value.trim();
+  if (!text) return;
+  if (publish('/app/announce', { text })) ui.announceText.value = '';
+});
+
+ui.errorsClear.addEventListener('click', () => {
+  ui.errors.replaceChildren();
+  ui.errorsPanel.hidden = true;
+});
+ui.eventsClear.addEventListener('click', () => ui.events.replaceChildren());
+
+window.setInterval(renderTokenInfo, 1000);
+
+// Test hook: lets e2e tests drop the socket, e.g. __stompRelay.client.webSocket?.close().
+declare global {
+  interface Window {
+    __stompRelay: {
+      client: Client;
+      readonly state: ConnState;
+      readonly node: string | null;
+      readonly username: string | null;
+      renewToken: () => Promise<void>;
+    };
+  }
+}
+window.__stompRelay = {
+  client,
+  get state() {
+    return state;
+  },
+  get node() {
+    return connectedNode ?? pageNode;
+  },
+  get username() {
+    return username;
+  },
+  renewToken,
+};
+
+async function start(): Promise<void> {
+  render();
+  try {
+    const info = await fetchInfo();
+    pageNode = info.node;
+    tokenTtlSeconds = Number.isFinite(info.tokenTtlSeconds) ? info.tokenTtlSeconds : null;
+  } catch (e) {
+    showError(`Could not load node info: ${describe(e)}`);
+  }
+  // A tab remembers its sign-in (per tab, not shared between tabs).
+  const remembered = sessionStorage.getItem(USERNAME_KEY);
+  if (remembered) {
+    username = remembered;
+    ui.username.value = remembered;
+  }
+  setState('connecting');
+  client.activate();
+}
+
+void start();
