@@ -45,6 +45,7 @@ class HttpSecurityConfiguration {
 	private static void problem(HttpServletResponse response, HttpStatus status, String detail) throws IOException {
 		response.setStatus(status.value());
 		response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
+		response.setCharacterEncoding("UTF-8");
 		if (status == HttpStatus.UNAUTHORIZED) {
 			response.setHeader("WWW-Authenticate", "Bearer");
 		}

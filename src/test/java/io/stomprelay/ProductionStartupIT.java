@@ -1,0 +1,72 @@
+package io.stomprelay;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.TestTokens;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The production jar ({@code java -jar target/stomp-relay.jar}) refuses to start, with a clear
+ * message and a non-zero exit, when it has no JWT verifier, a too-short secret, or no Redis.
+ */
+class ProductionStartupIT {
+
+	private static final Path JAR = Path.of("target/stomp-relay.jar");
+
+	@Test
+	void refusesToStartWithoutAJwtVerifier() throws Exception {
+		try (RedisTestServer redis = RedisTestServer.start()) {
+			Result result = run("--spring.data.redis.url=" + redis.url());
+			assertThat(result.exitCode()).isNotZero();
+			assertThat(result.output()).contains("stomp-relay cannot start: no JWT verifier is configured.")
+				.contains("stomp-relay.auth.jwt.secret");
+		}
+	}
+
+	@Test
+	void refusesToStartWithATooShortSecret() throws Exception {
+		try (RedisTestServer redis = RedisTestServer.start()) {
+			Result result = run("--spring.data.redis.url=" + redis.url(), "--stomp-relay.auth.jwt.secret=short");
+			assertThat(result.exitCode()).isNotZero();
+			assertThat(result.output()).contains("stomp-relay.auth.jwt.secret is 5 bytes; HS256 needs at least 32.");
+		}
+	}
+
+	@Test
+	void refusesToStartWithoutRedis() throws Exception {
+		int nothingListens = RedisTestServer.freePort();
+		Result result = run("--spring.data.redis.url=redis://127.0.0.1:" + nothingListens,
+				"--stomp-relay.auth.jwt.secret=" + TestTokens.SECRET);
+		assertThat(result.exitCode()).isNotZero();
+		assertThat(result.output()).contains("stomp-relay cannot start: cannot connect to Redis at 127.0.0.1:" + nothingListens)
+			.contains("spring.data.redis.url");
+		assertThat(result.output()).doesNotContain(TestTokens.SECRET);
+	}
+
+	private static Result run(String... args) throws IOException, InterruptedException {
+		assertThat(JAR).as("the packaged jar (run by 'mvn verify' after 'package')").exists();
+		List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+				"-jar", JAR.toString(), "--server.port=0"));
+		command.addAll(List.of(args));
+		Path log = Files.createTempFile("startup", ".log");
+		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+		if (!process.waitFor(60, TimeUnit.SECONDS)) {
+			process.destroyForcibly();
+			throw new AssertionError("the node neither started nor failed within 60 s");
+		}
+		return new Result(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+	}
+
+	private record Result(int exitCode, String output) {
+	}
+
+}
