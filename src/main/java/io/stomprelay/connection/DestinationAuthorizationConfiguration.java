@@ -1,0 +1,69 @@
+package io.stomprelay.connection;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.messaging.Message;
+import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
+import org.springframework.messaging.simp.SimpMessageType;
+import org.springframework.messaging.support.ChannelInterceptor;
+import org.springframework.security.authorization.AuthorizationManager;
+import org.springframework.security.config.annotation.web.socket.EnableWebSocketSecurity;
+import org.springframework.security.messaging.access.intercept.MessageMatcherDelegatingAuthorizationManager;
+import org.springframework.security.messaging.util.matcher.MessageMatcher;
+
+/**
+ * Who may send or subscribe where, with Spring Security's message authorization. Everything not
+ * listed is denied and answered with an {@code ERROR} ("access denied") and a close:
+ * <ul>
+ * <li>CONNECT, heart-beats, UNSUBSCRIBE and DISCONNECT: everyone;</li>
+ * <li>SEND: only to {@code /app/**}; {@code /app/chat}, {@code /app/direct} and {@code /app/announce}
+ * need an authenticated session. Never to {@code /topic}, {@code /queue} or {@code /user};</li>
+ * <li>SUBSCRIBE: {@code /topic/**} and {@code /user/queue/**} only. Never another user's
+ * {@code /user/{name}/...}, a session-suffixed {@code /queue/...-user...}, or a pattern
+ * ({@code *}, <code>{</code>), which would escape the relay's per-destination channels.</li>
+ * </ul>
+ * Runs after {@link TokenAuthenticationInterceptor}, which sets the session user on CONNECT.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableWebSocketSecurity
+class DestinationAuthorizationConfiguration {
+
+	/** Destinations with these characters are patterns, not destinations. */
+	private static final MessageMatcher<Object> PATTERN_DESTINATION = message -> {
+		String destination = SimpMessageHeaderAccessor.getDestination(message.getHeaders());
+		return destination != null && (destination.contains("*") || destination.contains("{") || destination.contains(".."));
+	};
+
+	@Bean
+	AuthorizationManager<Message<?>> messageAuthorizationManager(
+			MessageMatcherDelegatingAuthorizationManager.Builder messages) {
+		return messages
+			.simpTypeMatchers(SimpMessageType.CONNECT, SimpMessageType.HEARTBEAT, SimpMessageType.UNSUBSCRIBE,
+					SimpMessageType.DISCONNECT)
+			.permitAll()
+			.matchers(PATTERN_DESTINATION).denyAll()
+			.simpMessageDestMatchers("/app/chat", "/app/direct", "/app/announce").authenticated()
+			.simpMessageDestMatchers("/app/**").permitAll()
+			.simpSubscribeDestMatchers("/topic/**", "/user/queue/**").permitAll()
+			.anyMessage().denyAll()
+			.build();
+	}
+
+	/**
+	 * Deliberately replaces Spring Security's CSRF check on CONNECT (looked up by this bean name).
+	 * That check protects cookie-authenticated sessions from cross-site WebSocket hijacking; our
+	 * sessions authenticate with a bearer token in the CONNECT frame, which a foreign page cannot
+	 * read or send, and the handshake is limited to {@code stomp-relay.allowed-origins}. A test pins
+	 * that this replacement stays in effect.
+	 */
+	@Bean
+	ChannelInterceptor csrfChannelInterceptor() {
+		return new BearerTokenSessionsNeedNoCsrf();
+	}
+
+	/** A no-op in place of the CSRF channel interceptor; see {@link #csrfChannelInterceptor()}. */
+	static final class BearerTokenSessionsNeedNoCsrf implements ChannelInterceptor {
+
+	}
+
+}

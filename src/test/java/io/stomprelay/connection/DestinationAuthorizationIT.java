@@ -1,0 +1,185 @@
+package io.stomprelay.connection;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import io.stomprelay.support.RawStompSocket;
+import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayNode;
+import io.stomprelay.support.StompTestClient;
+import io.stomprelay.support.TestTokens;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.messaging.simp.SimpMessagingTemplate;
+import org.springframework.messaging.support.AbstractSubscribableChannel;
+import org.springframework.messaging.support.ChannelInterceptor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Destination rules on two nodes: every forbidden SEND or SUBSCRIBE gets an {@code ERROR}
+ * ("access denied") and a close, nothing is delivered, and a victim's messages never reach the
+ * attacker, on either node.
+ */
+class DestinationAuthorizationIT {
+
+	private static final Duration QUIET = Duration.ofMillis(700);
+
+	private static RedisTestServer redis;
+
+	private static RelayNode nodeA;
+
+	private static RelayNode nodeB;
+
+	private final List<AutoCloseable> open = new ArrayList<>();
+
+	@BeforeAll
+	static void start() {
+		redis = RedisTestServer.start();
+		nodeA = RelayNode.start("authz-a", redis);
+		nodeB = RelayNode.start("authz-b", redis);
+	}
+
+	@AfterAll
+	static void stop() {
+		nodeA.close();
+		nodeB.close();
+		redis.close();
+	}
+
+	@AfterEach
+	void closeAll() throws Exception {
+		for (AutoCloseable closeable : this.open) {
+			closeable.close();
+		}
+	}
+
+	@Test
+	void sendToTopicQueueOrUserDestinationsIsDeniedAndNothingIsDelivered() {
+		String victim = user("victim");
+		StompTestClient chat = track(StompTestClient.connect(nodeB.wsUrl(), null)).subscribe("/topic/chat");
+		StompTestClient victimSession = track(StompTestClient.connect(nodeB.wsUrl(), TestTokens.valid(victim, "user")))
+			.subscribe("/user/queue/direct");
+
+		for (String destination : List.of("/topic/chat", "/queue/direct", "/user/" + victim + "/queue/direct",
+				"/unknown/place")) {
+			RawStompSocket attacker = signedIn(nodeA, user("mallory"));
+			attacker.sendFrame("SEND", "{\"from\":\"admin\",\"text\":\"forged\"}", "destination:" + destination,
+					"content-type:application/json");
+			assertDenied(attacker);
+		}
+
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
+			assertThat(chat.received()).isEmpty();
+			assertThat(victimSession.received()).isEmpty();
+		});
+	}
+
+	@Test
+	void anonymousSessionsMayNotChat() {
+		StompTestClient chat = track(StompTestClient.connect(nodeB.wsUrl(), null)).subscribe("/topic/chat");
+		RawStompSocket anonymous = anonymous(nodeA);
+		anonymous.sendFrame("SEND", "{\"text\":\"hi\"}", "destination:/app/chat", "content-type:application/json");
+		assertDenied(anonymous);
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> assertThat(chat.received()).isEmpty());
+	}
+
+	@Test
+	void subscribingToAnotherUsersDestinationsOrSessionQueuesOrPatternsIsDenied() {
+		String victim = user("victim");
+		StompTestClient victimSession = track(StompTestClient.connect(nodeA.wsUrl(), TestTokens.valid(victim, "user")))
+			.subscribe("/user/queue/direct");
+		List<RawStompSocket> attackers = new ArrayList<>();
+		for (String destination : List.of("/user/" + victim + "/queue/direct", "/queue/direct-user" + "abc123",
+				"/queue/direct", "/topic/*", "/topic/chat/**", "/secret/things")) {
+			RawStompSocket attacker = signedIn(nodeB, user("eve"));
+			attacker.sendFrame("SUBSCRIBE", "", "id:sub-1", "destination:" + destination);
+			assertDenied(attacker);
+			attackers.add(attacker);
+		}
+
+		nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class)
+			.convertAndSendToUser(victim, "/queue/direct", "for the victim only");
+
+		await().atMost(Duration.ofSeconds(5)).until(() -> !victimSession.received().isEmpty());
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
+			assertThat(victimSession.bodies("/user/queue/direct")).containsExactly("for the victim only");
+			for (RawStompSocket attacker : attackers) {
+				assertThat(attacker.firstFrame("MESSAGE")).isNull();
+			}
+		});
+	}
+
+	@Test
+	void allowedSendsAndSubscriptionsStillWork() {
+		RawStompSocket alice = signedIn(nodeA, user("alice"));
+		alice.sendFrame("SUBSCRIBE", "", "id:s1", "destination:/user/queue/events", "receipt:r1");
+		await().atMost(Duration.ofSeconds(5)).until(() -> alice.firstFrame("RECEIPT") != null);
+		alice.sendFrame("SEND", "", "destination:/app/events");
+		await().atMost(Duration.ofSeconds(5)).until(() -> alice.frames().stream().filter(f -> f.startsWith("MESSAGE\n")).count() == 3);
+		assertThat(alice.firstFrame("ERROR")).isNull();
+	}
+
+	@Test
+	void springSecuritysCsrfCheckIsReplacedDeliberatelyForBearerTokenSessions() {
+		assertThat(nodeA.bean("csrfChannelInterceptor", ChannelInterceptor.class))
+			.isInstanceOf(DestinationAuthorizationConfiguration.BearerTokenSessionsNeedNoCsrf.class);
+		List<ChannelInterceptor> inbound = nodeA.bean("clientInboundChannel", AbstractSubscribableChannel.class)
+			.getInterceptors();
+		assertThat(inbound).anyMatch(DestinationAuthorizationConfiguration.BearerTokenSessionsNeedNoCsrf.class::isInstance);
+		assertThat(inbound).noneMatch(interceptor -> interceptor.getClass().getSimpleName().contains("Csrf")
+				&& !(interceptor instanceof DestinationAuthorizationConfiguration.BearerTokenSessionsNeedNoCsrf));
+		int authentication = indexOf(inbound, TokenAuthenticationInterceptor.class);
+		int authorization = indexOf(inbound, org.springframework.security.messaging.access.intercept.AuthorizationChannelInterceptor.class);
+		assertThat(authentication).isNotNegative().isLessThan(authorization);
+	}
+
+	private static int indexOf(List<ChannelInterceptor> interceptors, Class<?> type) {
+		for (int i = 0; i < interceptors.size(); i++) {
+			if (type.isInstance(interceptors.get(i))) {
+				return i;
+			}
+		}
+		return -1;
+	}
+
+	private static void assertDenied(RawStompSocket socket) {
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("ERROR") != null);
+		assertThat(RawStompSocket.header(socket.firstFrame("ERROR"), "message")).isEqualTo("access denied");
+		await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+	}
+
+	private RawStompSocket signedIn(RelayNode node, String user) {
+		return connected(node, "Authorization:Bearer " + TestTokens.valid(user, "user"));
+	}
+
+	private RawStompSocket anonymous(RelayNode node) {
+		return connected(node);
+	}
+
+	private RawStompSocket connected(RelayNode node, String... headers) {
+		String[] all = new String[headers.length + 1];
+		all[0] = "accept-version:1.2";
+		System.arraycopy(headers, 0, all, 1, headers.length);
+		RawStompSocket socket = RawStompSocket.open(node.wsUrl()).sendFrame("CONNECT", "", all);
+		this.open.add(socket);
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("CONNECTED") != null);
+		return socket;
+	}
+
+	private StompTestClient track(StompTestClient client) {
+		this.open.add(client);
+		return client;
+	}
+
+	private static String user(String name) {
+		return name + "-" + UUID.randomUUID().toString().substring(0, 8);
+	}
+
+}
