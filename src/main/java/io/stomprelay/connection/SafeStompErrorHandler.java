@@ -2,11 +2,13 @@ package io.stomprelay.connection;
 
 import java.util.UUID;
 
+import io.micrometer.core.instrument.Counter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.messaging.Message;
 import org.springframework.messaging.converter.MessageConversionException;
+import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.stomp.StompCommand;
 import org.springframework.messaging.simp.stomp.StompConversionException;
 import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
@@ -28,12 +30,28 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 
 	static final String MALFORMED_MESSAGE = "malformed message";
 
+	static final String FRAME_TOO_LARGE = "frame too large";
+
 	private static final Logger logger = LoggerFactory.getLogger(SafeStompErrorHandler.class);
+
+	private final Counter oversizeFrames;
+
+	/**
+	 * @param oversizeFrames counts frames refused for exceeding {@code stomp-relay.limits.message-size}
+	 */
+	public SafeStompErrorHandler(Counter oversizeFrames) {
+		this.oversizeFrames = oversizeFrames;
+	}
 
 	@Override
 	public Message<byte[]> handleClientMessageProcessingError(Message<byte[]> clientMessage, Throwable ex) {
+		String message = describe(clientMessage, ex);
+		if (FRAME_TOO_LARGE.equals(message)) {
+			this.oversizeFrames.increment();
+		}
+		logger.info("Refused a frame from session {}: {}", sessionId(clientMessage), message);
 		StompHeaderAccessor error = StompHeaderAccessor.create(StompCommand.ERROR);
-		error.setMessage(describe(clientMessage, ex));
+		error.setMessage(message);
 		if (clientMessage != null) {
 			StompHeaderAccessor client = MessageHeaderAccessor.getAccessor(clientMessage, StompHeaderAccessor.class);
 			if (client != null && client.getReceipt() != null) {
@@ -44,7 +62,12 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 		return MessageBuilder.createMessage(new byte[0], error.getMessageHeaders());
 	}
 
+	private static String sessionId(Message<byte[]> clientMessage) {
+		return (clientMessage != null) ? SimpMessageHeaderAccessor.getSessionId(clientMessage.getHeaders()) : "(unparsed)";
+	}
+
 	/**
+	 * @param clientMessage the frame being handled, {@code null} when it could not even be parsed
 	 * @return the safe sentence for a failure: the first known cause wins
 	 */
 	static String describe(Message<byte[]> clientMessage, Throwable ex) {
@@ -56,11 +79,15 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 				return ACCESS_DENIED;
 			}
 			if (cause instanceof StompConversionException) {
-				return MALFORMED_FRAME;
+				String text = cause.getMessage();
+				return (text != null && text.contains("size limit")) ? FRAME_TOO_LARGE : MALFORMED_FRAME;
 			}
 			if (cause instanceof MessageConversionException) {
 				return MALFORMED_MESSAGE;
 			}
+		}
+		if (clientMessage == null) {
+			return MALFORMED_FRAME;
 		}
 		String reference = UUID.randomUUID().toString().substring(0, 8);
 		logger.warn("Internal error ref={} while handling a client frame: {}", reference, ex.getClass().getName());

@@ -9,12 +9,7 @@ import java.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.event.EventListener;
-import org.springframework.messaging.MessageChannel;
-import org.springframework.messaging.simp.stomp.StompCommand;
-import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
-import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.scheduling.TaskScheduler;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
@@ -30,16 +25,15 @@ public class SessionExpiry {
 
 	private final TaskScheduler scheduler;
 
-	private final ObjectProvider<MessageChannel> clientOutboundChannel;
+	private final ClientErrors clientErrors;
 
 	private final Duration maxSessionAge;
 
 	private final Map<String, ScheduledFuture<?>> expiries = new ConcurrentHashMap<>();
 
-	public SessionExpiry(TaskScheduler scheduler, ObjectProvider<MessageChannel> clientOutboundChannel,
-			Duration maxSessionAge) {
+	public SessionExpiry(TaskScheduler scheduler, ClientErrors clientErrors, Duration maxSessionAge) {
 		this.scheduler = scheduler;
-		this.clientOutboundChannel = clientOutboundChannel;
+		this.clientErrors = clientErrors;
 		this.maxSessionAge = maxSessionAge;
 	}
 
@@ -78,10 +72,7 @@ public class SessionExpiry {
 			return;
 		}
 		logger.info("Session {} closed: token expired", sessionId);
-		StompHeaderAccessor error = StompHeaderAccessor.create(StompCommand.ERROR);
-		error.setMessage(TokenVerifier.TOKEN_EXPIRED);
-		error.setSessionId(sessionId);
-		this.clientOutboundChannel.getObject().send(MessageBuilder.createMessage(new byte[0], error.getMessageHeaders()));
+		this.clientErrors.closeWithError(sessionId, TokenVerifier.TOKEN_EXPIRED);
 	}
 
 }

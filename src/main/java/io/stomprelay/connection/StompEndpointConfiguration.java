@@ -2,6 +2,7 @@ package io.stomprelay.connection;
 
 import java.util.List;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.StompRelayProperties;
 
@@ -44,12 +45,19 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	private final TokenAuthenticationInterceptor authentication;
 
+	private final SessionLimits limits;
+
+	private final SafeStompErrorHandler errorHandler;
+
 	private final ThreadPoolTaskScheduler scheduler;
 
 	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
+			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler,
 			ThreadPoolTaskScheduler stompRelayScheduler) {
 		this.properties = properties;
 		this.authentication = authentication;
+		this.limits = sessionLimits;
+		this.errorHandler = safeStompErrorHandler;
 		this.scheduler = stompRelayScheduler;
 	}
 
@@ -63,7 +71,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		registry.addEndpoint(ENDPOINT)
 			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
 			.setAllowedOrigins(origins.toArray(String[]::new));
-		registry.setErrorHandler(new SafeStompErrorHandler());
+		registry.setErrorHandler(this.errorHandler);
 	}
 
 	@Override
@@ -79,7 +87,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	@Override
 	public void configureClientInboundChannel(ChannelRegistration registration) {
-		registration.interceptors(this.authentication);
+		registration.interceptors(this.authentication, this.limits);
 	}
 
 	@Override
@@ -87,7 +95,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		StompRelayProperties.Limits limits = this.properties.limits();
 		registration.setMessageSizeLimit((int) limits.messageSize().toBytes())
 			.setSendTimeLimit((int) limits.sendTime().toMillis())
-			.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes());
+			.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes())
+			.setTimeToFirstMessage((int) limits.connectTimeout().toMillis());
 	}
 
 	/**
@@ -106,10 +115,25 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	@Bean
-	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler,
-			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
+	static ClientErrors clientErrors(
+			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
+		return new ClientErrors(clientOutboundChannel);
+	}
+
+	@Bean
+	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
 			StompRelayProperties properties) {
-		return new SessionExpiry(stompRelayScheduler, clientOutboundChannel, properties.auth().maxSessionAge());
+		return new SessionExpiry(stompRelayScheduler, clientErrors, properties.auth().maxSessionAge());
+	}
+
+	@Bean
+	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry) {
+		return new SessionLimits(properties.limits(), registry);
+	}
+
+	@Bean
+	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry) {
+		return new SafeStompErrorHandler(SessionLimits.rejections(registry, "frame-size"));
 	}
 
 	@Bean

@@ -7,12 +7,10 @@ import io.stomprelay.relay.ClusterMessagingTemplate;
 import io.stomprelay.system.NodeIdentity;
 
 import org.springframework.messaging.MessageHeaders;
-import org.springframework.messaging.converter.MessageConversionException;
 import org.springframework.messaging.handler.annotation.Header;
 import org.springframework.messaging.handler.annotation.MessageExceptionHandler;
 import org.springframework.messaging.handler.annotation.MessageMapping;
 import org.springframework.messaging.handler.annotation.Payload;
-import org.springframework.messaging.handler.annotation.support.MethodArgumentNotValidException;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.SimpMessageType;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
@@ -28,8 +26,8 @@ import org.springframework.stereotype.Controller;
  * <li>{@code /app/direct}: to the recipient's {@code /user/queue/direct};</li>
  * <li>{@code /app/announce}: to {@code /topic/announcements}, authenticated subscribers only.</li>
  * </ul>
- * Application errors (bad JSON, empty text, not signed in) go to the sender's
- * {@code /user/queue/errors} as {@code {"error": "..."}}.
+ * Input errors (empty or too long text, no recipient) go to the sender's {@code /user/queue/errors}
+ * as {@code {"error": "..."}}; a body that is not valid JSON ends the session with an {@code ERROR}.
  */
 @Controller
 class DemoController {
@@ -81,11 +79,10 @@ class DemoController {
 		this.cluster.convertAndSendToAuthenticated("/topic/announcements", message(signedIn(user), request.text()));
 	}
 
-	@MessageExceptionHandler({ DemoInputException.class, MessageConversionException.class,
-			MethodArgumentNotValidException.class })
+	@MessageExceptionHandler(DemoInputException.class)
 	@SendToUser(destinations = "/queue/errors", broadcast = false)
-	Map<String, String> inputError(Exception ex) {
-		return Map.of("error", (ex instanceof DemoInputException) ? ex.getMessage() : "malformed message body");
+	Map<String, String> inputError(DemoInputException ex) {
+		return Map.of("error", ex.getMessage());
 	}
 
 	private ChatMessage message(String from, String text) {

@@ -67,9 +67,16 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param messageSize the largest inbound STOMP frame
 	 * @param sendTime how long a send to a slow client may take before the session is closed
 	 * @param sendBuffer how much may be buffered for a slow client before the session is closed
+	 * @param inboundRate frames per second one session may send, on average (heart-beats not counted)
+	 * @param inboundBurst frames one session may send at once before the rate applies
+	 * @param maxSubscriptions subscriptions one session may hold
+	 * @param maxSessionsPerUser sessions one user may hold on one node
+	 * @param connectTimeout how long a new WebSocket may wait before sending its CONNECT frame
 	 */
 	public record Limits(@DefaultValue("64KB") DataSize messageSize, @DefaultValue("10s") Duration sendTime,
-			@DefaultValue("512KB") DataSize sendBuffer) {
+			@DefaultValue("512KB") DataSize sendBuffer, @DefaultValue("100") int inboundRate,
+			@DefaultValue("200") int inboundBurst, @DefaultValue("100") int maxSubscriptions,
+			@DefaultValue("20") int maxSessionsPerUser, @DefaultValue("10s") Duration connectTimeout) {
 	}
 
 	/**

@@ -1,0 +1,178 @@
+package io.stomprelay.connection;
+
+import java.security.Principal;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.system.StompRelayProperties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.context.event.EventListener;
+import org.springframework.messaging.Message;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
+import org.springframework.messaging.simp.SimpMessageType;
+import org.springframework.messaging.support.ChannelInterceptor;
+import org.springframework.web.socket.messaging.SessionDisconnectEvent;
+
+/**
+ * Per-session limits on the way in, checked right after authentication: the frame rate (a token
+ * bucket per session; heart-beats are free), the number of subscriptions per session and the number
+ * of sessions per user on this node. A client over a limit gets an {@code ERROR} naming the limit
+ * and is disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}})
+ * and logged once, without payload. Other sessions are not affected.
+ */
+public class SessionLimits implements ChannelInterceptor {
+
+	static final String RATE_EXCEEDED = "rate limit exceeded";
+
+	static final String TOO_MANY_SUBSCRIPTIONS = "too many subscriptions";
+
+	static final String TOO_MANY_SESSIONS = "too many sessions for this user";
+
+	private static final Logger logger = LoggerFactory.getLogger(SessionLimits.class);
+
+	private final StompRelayProperties.Limits limits;
+
+	private final Map<String, SessionState> sessions = new ConcurrentHashMap<>();
+
+	private final Map<String, AtomicInteger> sessionsPerUser = new ConcurrentHashMap<>();
+
+	private final Counter rateRejections;
+
+	private final Counter subscriptionRejections;
+
+	private final Counter sessionRejections;
+
+	public SessionLimits(StompRelayProperties.Limits limits, MeterRegistry registry) {
+		this.limits = limits;
+		this.rateRejections = rejections(registry, "rate");
+		this.subscriptionRejections = rejections(registry, "subscriptions");
+		this.sessionRejections = rejections(registry, "sessions-per-user");
+		rejections(registry, "frame-size");
+	}
+
+	static Counter rejections(MeterRegistry registry, String limit) {
+		return Counter.builder("stomp.relay.limit.rejections")
+			.description("Clients disconnected for exceeding a limit")
+			.tag("limit", limit)
+			.register(registry);
+	}
+
+	@Override
+	public Message<?> preSend(Message<?> message, MessageChannel channel) {
+		SimpMessageType type = SimpMessageHeaderAccessor.getMessageType(message.getHeaders());
+		String sessionId = SimpMessageHeaderAccessor.getSessionId(message.getHeaders());
+		if (sessionId == null || type == SimpMessageType.HEARTBEAT || type == SimpMessageType.DISCONNECT) {
+			return message;
+		}
+		if (type == SimpMessageType.CONNECT) {
+			connect(sessionId, SimpMessageHeaderAccessor.getUser(message.getHeaders()));
+			return message;
+		}
+		SessionState session = this.sessions.get(sessionId);
+		if (session == null) {
+			return message;
+		}
+		if (!session.bucket.tryTake()) {
+			reject(sessionId, this.rateRejections, RATE_EXCEEDED);
+		}
+		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(message.getHeaders());
+		if (type == SimpMessageType.SUBSCRIBE && subscriptionId != null) {
+			synchronized (session) {
+				session.subscriptions.add(subscriptionId);
+				if (session.subscriptions.size() > this.limits.maxSubscriptions()) {
+					reject(sessionId, this.subscriptionRejections, TOO_MANY_SUBSCRIPTIONS);
+				}
+			}
+		}
+		else if (type == SimpMessageType.UNSUBSCRIBE && subscriptionId != null) {
+			synchronized (session) {
+				session.subscriptions.remove(subscriptionId);
+			}
+		}
+		return message;
+	}
+
+	private void connect(String sessionId, Principal user) {
+		String name = (user != null) ? user.getName() : null;
+		if (name != null) {
+			AtomicInteger count = this.sessionsPerUser.computeIfAbsent(name, n -> new AtomicInteger());
+			if (count.incrementAndGet() > this.limits.maxSessionsPerUser()) {
+				count.decrementAndGet();
+				reject(sessionId, this.sessionRejections, TOO_MANY_SESSIONS);
+			}
+		}
+		this.sessions.put(sessionId, new SessionState(name, new TokenBucket(this.limits.inboundRate(),
+				this.limits.inboundBurst())));
+	}
+
+	@EventListener
+	void onDisconnect(SessionDisconnectEvent event) {
+		SessionState session = this.sessions.remove(event.getSessionId());
+		if (session != null && session.user != null) {
+			this.sessionsPerUser.computeIfPresent(session.user, (user, count) -> (count.decrementAndGet() <= 0) ? null : count);
+		}
+	}
+
+	private static void reject(String sessionId, Counter counter, String reason) {
+		counter.increment();
+		logger.warn("Session {} disconnected: {}", sessionId, reason);
+		throw new ClientRejectedException(reason);
+	}
+
+	private static final class SessionState {
+
+		final String user;
+
+		final TokenBucket bucket;
+
+		final Set<String> subscriptions = new HashSet<>();
+
+		SessionState(String user, TokenBucket bucket) {
+			this.user = user;
+			this.bucket = bucket;
+		}
+
+	}
+
+	/**
+	 * A token bucket: {@code capacity} frames at once, refilled at {@code ratePerSecond}.
+	 */
+	static final class TokenBucket {
+
+		private final double ratePerNano;
+
+		private final double capacity;
+
+		private double tokens;
+
+		private long last;
+
+		TokenBucket(int ratePerSecond, int capacity) {
+			this.ratePerNano = ratePerSecond / 1e9;
+			this.capacity = Math.max(1, capacity);
+			this.tokens = this.capacity;
+			this.last = System.nanoTime();
+		}
+
+		synchronized boolean tryTake() {
+			long now = System.nanoTime();
+			this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.ratePerNano);
+			this.last = now;
+			if (this.tokens < 1) {
+				return false;
+			}
+			this.tokens -= 1;
+			return true;
+		}
+
+	}
+
+}

@@ -1,0 +1,212 @@
+package io.stomprelay.connection;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.support.RawStompSocket;
+import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayNode;
+import io.stomprelay.support.StompTestClient;
+import io.stomprelay.support.TestTokens;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Limits and malformed input on a node with small limits: the offending client gets a clear
+ * {@code ERROR} (or a close where STOMP cannot answer), the rejection is counted, and a
+ * well-behaved session keeps receiving its messages.
+ */
+class BadInputIT {
+
+	private static RedisTestServer redis;
+
+	private static RelayNode node;
+
+	private static RelayNode other;
+
+	private final List<AutoCloseable> open = new ArrayList<>();
+
+	private StompTestClient bystander;
+
+	private String bystanderName;
+
+	@BeforeAll
+	static void start() {
+		redis = RedisTestServer.start();
+		String[] limits = { "stomp-relay.limits.inbound-rate=20", "stomp-relay.limits.inbound-burst=20",
+				"stomp-relay.limits.max-subscriptions=5", "stomp-relay.limits.max-sessions-per-user=2",
+				"stomp-relay.allowed-origins=https://app.example.com" };
+		node = RelayNode.start("input-a", redis, (Object[]) limits);
+		other = RelayNode.start("input-b", redis, (Object[]) limits);
+	}
+
+	@AfterAll
+	static void stop() {
+		node.close();
+		other.close();
+		redis.close();
+	}
+
+	@AfterEach
+	void closeAll() throws Exception {
+		assertBystanderStillServed();
+		for (AutoCloseable closeable : this.open) {
+			closeable.close();
+		}
+	}
+
+	@Test
+	void oversizeFrameGetsFrameTooLargeAndIsCounted() {
+		double before = rejections("frame-size");
+		RawStompSocket client = connected(null);
+		client.sendFrame("SEND", "x".repeat(65_600), "destination:/app/events");
+		assertError(client, "frame too large");
+		assertThat(rejections("frame-size")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void frameBeyondTheTransportBufferIsClosed() {
+		RawStompSocket client = connected(null);
+		client.sendFrame("SEND", "x".repeat(200_000), "destination:/app/events");
+		await().atMost(Duration.ofSeconds(5)).until(client::isClosed);
+	}
+
+	@Test
+	void floodingClientIsCutForRateAndCounted() {
+		double before = rejections("rate");
+		RawStompSocket flooder = connected(null);
+		for (int i = 0; i < 60 && !flooder.isClosed(); i++) {
+			flooder.sendFrame("SEND", "", "destination:/app/events");
+		}
+		assertError(flooder, "rate limit exceeded");
+		assertThat(rejections("rate")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void tooManySubscriptionsIsRefused() {
+		double before = rejections("subscriptions");
+		RawStompSocket client = connected(null);
+		for (int i = 1; i <= 6; i++) {
+			client.sendFrame("SUBSCRIBE", "", "id:s" + i, "destination:/topic/t" + i);
+		}
+		assertError(client, "too many subscriptions");
+		assertThat(rejections("subscriptions")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void tooManySessionsForOneUserIsRefusedAndFreedOnDisconnect() {
+		String user = "wendy-" + UUID.randomUUID().toString().substring(0, 6);
+		RawStompSocket first = connected(user);
+		connected(user);
+		RawStompSocket third = connect(user);
+		assertError(third, "too many sessions for this user");
+		first.close();
+		await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+			RawStompSocket again = connect(user);
+			await().atMost(Duration.ofSeconds(3)).until(() -> again.firstFrame("CONNECTED") != null || again.isClosed());
+			assertThat(again.firstFrame("CONNECTED")).isNotNull();
+		});
+	}
+
+	@Test
+	void garbageAndBrokenFramesGetMalformedFrame() {
+		RawStompSocket garbage = RawStompSocket.open(node.wsUrl());
+		this.open.add(garbage);
+		garbage.sendText("\u0001\u0002 not stomp at all\n\n\u0000");
+		await().atMost(Duration.ofSeconds(5)).until(garbage::isClosed);
+
+		RawStompSocket unknownCommand = connected(null);
+		unknownCommand.sendFrame("FROBNICATE", "", "destination:/app/events");
+		assertError(unknownCommand, "malformed frame");
+
+		RawStompSocket wrongLength = connected(null);
+		wrongLength.sendText("SEND\ndestination:/app/events\ncontent-length:3\n\nhello world\u0000");
+		assertError(wrongLength, "malformed frame");
+	}
+
+	@Test
+	void invalidJsonToChatGetsMalformedMessage() {
+		RawStompSocket client = connected("xavier-" + UUID.randomUUID().toString().substring(0, 6));
+		client.sendFrame("SEND", "{\"text\": oops", "destination:/app/chat", "content-type:application/json");
+		assertError(client, "malformed message");
+	}
+
+	@Test
+	void handshakeFromAForeignOriginIsRefusedAndFromAnAllowedOneAccepted() throws Exception {
+		assertThat(handshakeStatus("https://evil.example.com")).isEqualTo(403);
+		assertThat(handshakeStatus("https://app.example.com")).isEqualTo(101);
+	}
+
+	private int handshakeStatus(String origin) throws Exception {
+		try (Socket socket = new Socket("127.0.0.1", node.port())) {
+			socket.setSoTimeout(5000);
+			OutputStream out = socket.getOutputStream();
+			out.write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + node.port() + "\r\nUpgrade: websocket\r\n"
+					+ "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+					+ "Sec-WebSocket-Version: 13\r\nOrigin: " + origin + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+			out.flush();
+			InputStream in = socket.getInputStream();
+			StringBuilder status = new StringBuilder();
+			for (int c = in.read(); c != -1 && c != '\r'; c = in.read()) {
+				status.append((char) c);
+			}
+			return Integer.parseInt(status.toString().split(" ")[1]);
+		}
+	}
+
+	private void assertBystanderStillServed() {
+		if (this.bystander == null) {
+			this.bystanderName = "bystander-" + UUID.randomUUID().toString().substring(0, 6);
+			this.bystander = StompTestClient.connect(other.wsUrl(), TestTokens.valid(this.bystanderName, "user"))
+				.subscribe("/user/queue/events");
+			this.open.add(this.bystander);
+		}
+		StompTestClient sender = StompTestClient.connect(node.wsUrl(), TestTokens.valid(this.bystanderName, "user"))
+			.subscribe("/user/queue/events");
+		this.open.add(sender);
+		sender.send("/app/events", "");
+		await().atMost(Duration.ofSeconds(5))
+			.untilAsserted(() -> assertThat(this.bystander.bodies("/user/queue/events")).containsExactly("1", "2", "3"));
+	}
+
+	private static void assertError(RawStompSocket socket, String message) {
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("ERROR") != null);
+		String error = socket.firstFrame("ERROR");
+		assertThat(RawStompSocket.header(error, "message")).isEqualTo(message);
+		assertThat(error).doesNotContain("Exception").doesNotContain("\tat ");
+		await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+	}
+
+	private static double rejections(String limit) {
+		return node.bean(MeterRegistry.class).get("stomp.relay.limit.rejections").tag("limit", limit).counter().count();
+	}
+
+	private RawStompSocket connect(String user) {
+		List<String> headers = new ArrayList<>(List.of("accept-version:1.2"));
+		if (user != null) {
+			headers.add("Authorization:Bearer " + TestTokens.valid(user, "user"));
+		}
+		RawStompSocket socket = RawStompSocket.open(node.wsUrl()).sendFrame("CONNECT", "", headers.toArray(String[]::new));
+		this.open.add(socket);
+		return socket;
+	}
+
+	private RawStompSocket connected(String user) {
+		RawStompSocket socket = connect(user);
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("CONNECTED") != null);
+		return socket;
+	}
+
+}
