@@ -22,7 +22,7 @@ import org.springframework.messaging.support.ChannelInterceptor;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
- * Per-session limits on the way in, checked right after authentication: the frame rate (a token
+ * Per-session limits on the way in, checked right after authentication: required headers, the frame rate (a token
  * bucket per session; heart-beats are free), the number of subscriptions per session and the number
  * of sessions per user on this node. A client over a limit gets an {@code ERROR} naming the limit
  * and is disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}})
@@ -35,6 +35,10 @@ public class SessionLimits implements ChannelInterceptor {
 	static final String TOO_MANY_SUBSCRIPTIONS = "too many subscriptions";
 
 	static final String TOO_MANY_SESSIONS = "too many sessions for this user";
+
+	static final String MISSING_DESTINATION = "destination header required";
+
+	static final String MISSING_ID = "id header required";
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionLimits.class);
 
@@ -76,6 +80,7 @@ public class SessionLimits implements ChannelInterceptor {
 			connect(sessionId, SimpMessageHeaderAccessor.getUser(message.getHeaders()));
 			return message;
 		}
+		requireHeaders(type, message);
 		SessionState session = this.sessions.get(sessionId);
 		if (session == null) {
 			return message;
@@ -98,6 +103,25 @@ public class SessionLimits implements ChannelInterceptor {
 			}
 		}
 		return message;
+	}
+
+	/**
+	 * SEND and SUBSCRIBE need a destination, SUBSCRIBE and UNSUBSCRIBE an id; Spring would otherwise
+	 * log such frames as errors and ignore them.
+	 */
+	private static void requireHeaders(SimpMessageType type, Message<?> message) {
+		boolean needsDestination = type == SimpMessageType.MESSAGE || type == SimpMessageType.SUBSCRIBE;
+		boolean needsId = type == SimpMessageType.SUBSCRIBE || type == SimpMessageType.UNSUBSCRIBE;
+		if (needsDestination && !hasText(SimpMessageHeaderAccessor.getDestination(message.getHeaders()))) {
+			throw new ClientRejectedException(MISSING_DESTINATION);
+		}
+		if (needsId && !hasText(SimpMessageHeaderAccessor.getSubscriptionId(message.getHeaders()))) {
+			throw new ClientRejectedException(MISSING_ID);
+		}
+	}
+
+	private static boolean hasText(String value) {
+		return value != null && !value.isBlank();
 	}
 
 	private void connect(String sessionId, Principal user) {

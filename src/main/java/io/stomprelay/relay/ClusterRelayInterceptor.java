@@ -90,8 +90,16 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 		RelayEnvelope envelope = new RelayEnvelope(this.nodeId, (id != null) ? id.toString() : this.ids.generateId().toString(),
 				kind, user, destination, System.currentTimeMillis(), (contentType != null) ? contentType.toString() : null,
 				nativeHeaders(headers), payload);
+		byte[] encoded;
+		try {
+			encoded = this.codec.encode(envelope);
+		}
+		catch (EnvelopeFormatException ex) {
+			this.metrics.dropped(DropReason.UNENCODABLE, destination + " (" + ex.getMessage() + ")");
+			return;
+		}
 		long start = System.nanoTime();
-		this.bus.publish(this.channels.channelFor(kind, user, destination), this.codec.encode(envelope))
+		this.bus.publish(this.channels.channelFor(kind, user, destination), encoded)
 			.whenComplete((receivers, failure) -> {
 				if (failure != null) {
 					this.metrics.dropped(DropReason.REDIS_UNAVAILABLE, failure.getClass().getSimpleName());

@@ -16,7 +16,13 @@ public enum DropReason {
 	BAD_ENVELOPE("bad-envelope"),
 
 	/** An outbound message's payload was not serialized to bytes, so it cannot cross nodes. */
-	UNSUPPORTED_PAYLOAD("unsupported-payload");
+	UNSUPPORTED_PAYLOAD("unsupported-payload"),
+
+	/**
+	 * An outbound message could not be put in an envelope other nodes accept: larger than
+	 * {@code stomp-relay.relay.max-envelope-size}, too many headers, or a header too long.
+	 */
+	UNENCODABLE("unencodable");
 
 	private final String tag;
 

@@ -5,7 +5,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -41,7 +40,18 @@ public class EnvelopeCodec {
 		this.maxEnvelopeBytes = maxEnvelopeBytes;
 	}
 
+	/**
+	 * @throws EnvelopeFormatException when the result would be refused by {@link #decode}: larger than
+	 * the limit, too many headers or values, or a string longer than 65,535 bytes
+	 */
 	public byte[] encode(RelayEnvelope envelope) {
+		if (envelope.nativeHeaders().size() > MAX_HEADERS
+				|| envelope.nativeHeaders().values().stream().anyMatch(values -> values.size() > MAX_HEADERS)) {
+			throw new EnvelopeFormatException("too many headers");
+		}
+		if (envelope.payload().length > this.maxEnvelopeBytes) {
+			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
+		}
 		ByteArrayOutputStream bytes = new ByteArrayOutputStream(128 + envelope.payload().length);
 		try (DataOutputStream out = new DataOutputStream(bytes)) {
 			out.writeByte(MAGIC_0);
@@ -67,7 +77,10 @@ public class EnvelopeCodec {
 			out.write(envelope.payload());
 		}
 		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
+			throw new EnvelopeFormatException("a header or destination is too long");
+		}
+		if (bytes.size() > this.maxEnvelopeBytes) {
+			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
 		}
 		return bytes.toByteArray();
 	}
@@ -125,7 +138,8 @@ public class EnvelopeCodec {
 
 	private static void checkConsistent(RelayEnvelope envelope) {
 		if (envelope.kind() == MessageKind.USER) {
-			if (envelope.user() == null || !envelope.destination().startsWith(DestinationKinds.USER_PREFIX)) {
+			if (envelope.user() == null || !envelope.destination().startsWith(DestinationKinds.USER_PREFIX)
+					|| !envelope.user().equals(DestinationKinds.userOf(envelope.destination()))) {
 				throw new EnvelopeFormatException("user message without user destination");
 			}
 		}
