@@ -33,12 +33,20 @@ class JwtVerifierConfiguration {
 	@ConditionalOnProperty("stomp-relay.auth.jwt.secret")
 	JwtDecoder hs256JwtDecoder(StompRelayProperties properties) {
 		StompRelayProperties.Jwt jwt = properties.auth().jwt();
-		byte[] key = jwt.secret().getBytes(StandardCharsets.UTF_8);
+		JwtDecoder current = hs256(jwt.secret(), "stomp-relay.auth.jwt.secret", jwt);
+		if (jwt.previousSecret() == null || jwt.previousSecret().isBlank()) {
+			return current;
+		}
+		return new RotatingJwtDecoder(current, hs256(jwt.previousSecret(), "stomp-relay.auth.jwt.previous-secret", jwt));
+	}
+
+	private static JwtDecoder hs256(String secret, String property, StompRelayProperties.Jwt jwt) {
+		byte[] key = secret.getBytes(StandardCharsets.UTF_8);
 		if (key.length < MIN_SECRET_BYTES) {
 			throw new StartupCheckException(
-					"stomp-relay.auth.jwt.secret is " + key.length + " bytes; HS256 needs at least " + MIN_SECRET_BYTES + ".",
-					"Set stomp-relay.auth.jwt.secret (env STOMP_RELAY_AUTH_JWT_SECRET) to a random string of at least "
-							+ MIN_SECRET_BYTES + " bytes, e.g. `openssl rand -base64 48`.");
+					property + " is " + key.length + " bytes; HS256 needs at least " + MIN_SECRET_BYTES + ".",
+					"Set " + property + " to a random string of at least " + MIN_SECRET_BYTES
+							+ " bytes, e.g. `openssl rand -base64 48`.");
 		}
 		NimbusJwtDecoder decoder = NimbusJwtDecoder.withSecretKey(new SecretKeySpec(key, "HmacSHA256"))
 			.macAlgorithm(MacAlgorithm.HS256)

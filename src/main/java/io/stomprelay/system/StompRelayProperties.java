@@ -36,9 +36,11 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	/**
 	 * @param secret the shared HS256 key, at least 32 bytes; when blank, Spring's
 	 * {@code spring.security.oauth2.resourceserver.jwt.issuer-uri} or {@code jwk-set-uri} must be set
+	 * @param previousSecret the secret being rotated out: tokens signed with it are still accepted
+	 * until it is removed (see docs/SECURITY.md)
 	 * @param clockSkew how long after {@code exp} a token is still accepted
 	 */
-	public record Jwt(String secret, @DefaultValue("0s") Duration clockSkew) {
+	public record Jwt(String secret, String previousSecret, @DefaultValue("0s") Duration clockSkew) {
 	}
 
 	/**
