@@ -332,24 +332,25 @@ test('tab recovers after its WebSocket is dropped and events still work', async 
 
 test('screenshot: node A and node B side by side', async () => {
   if (!SCREENSHOT_PATH) return { [SKIP]: 'SCREENSHOT_PATH not set' };
+  // The point of the demo: the same user in two tabs, one per node. A third, hidden tab (bob on
+  // node B) sends the direct message and the announcement, which reach both of alice's tabs.
   const [alice, bob] = [randomUser('alice'), randomUser('bob')];
-  const [left, right] = await openTabs([
+  const [left, right, hidden] = await openTabs([
     () => openTab(NODE_A_URL, { user: alice, width: 640, height: 900 }),
-    () => openTab(NODE_B_URL, { user: bob, width: 640, height: 900 }),
+    () => openTab(NODE_B_URL, { user: alice, width: 640, height: 900 }),
+    () => openTab(NODE_B_URL, { user: bob }),
   ]);
   await sleep(SETTLE_MS);
-  await sendChat(left, `Hi ${bob}, this is node A speaking`);
-  await waitForText(right, 'chat', 'chat-item', 'node A speaking', 'chat on the right tab');
-  await sendChat(right, `Hello ${alice}, answering from node B`);
-  await waitForText(left, 'chat', 'chat-item', 'answering from node B', 'chat on the left tab');
-  await sendDirect(left, bob, 'a direct message across nodes');
-  await waitForText(right, 'direct', 'direct-item', 'across nodes', 'direct message on the right tab');
-  await announce(right, 'Scheduled restart of node B at 18:00');
+  await sendChat(left, `Hi, this is ${alice} on node A`);
+  await waitForText(right, 'chat', 'chat-item', 'on node A', 'chat on the right tab');
+  await sendDirect(hidden, alice, `hello ${alice}, from ${bob} on node B`);
+  await waitForText(left, 'direct', 'direct-item', `from ${bob}`, 'direct message on the left tab');
+  await waitForText(right, 'direct', 'direct-item', `from ${bob}`, 'direct message on the right tab');
+  await announce(hidden, 'Scheduled restart of node B at 18:00');
   await waitForText(left, 'announcements', 'announcement', 'Scheduled restart', 'announcement on the left tab');
-  await right.click(sel('send-events'));
-  await waitForCount(right, 'events', 'event', 3, 'events on the right tab');
   await left.click(sel('send-events'));
   await waitForCount(left, 'events', 'event', 3, 'events on the left tab');
+  await waitForCount(right, 'events', 'event', 3, 'events on the right tab (same user, other node)');
   await sleep(300);
 
   const shots = [await left.screenshot({ fullPage: true }), await right.screenshot({ fullPage: true })];

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
-import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
@@ -27,7 +27,7 @@ import static org.awaitility.Awaitility.await;
  */
 class MessagePushApiIT {
 
-	private static RedisTestServer redis;
+	private static RelayCluster cluster;
 
 	private static RelayNode nodeA;
 
@@ -39,16 +39,14 @@ class MessagePushApiIT {
 
 	@BeforeAll
 	static void start() {
-		redis = RedisTestServer.start();
-		nodeA = RelayNode.start("api-a", redis);
-		nodeB = RelayNode.start("api-b", redis);
+		cluster = RelayCluster.start("api");
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
 	}
 
 	@AfterAll
 	static void stop() {
-		nodeA.close();
-		nodeB.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@AfterEach

@@ -11,7 +11,7 @@ import java.util.UUID;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
-import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
@@ -30,7 +30,7 @@ import static org.awaitility.Awaitility.await;
  */
 class BadInputIT {
 
-	private static RedisTestServer redis;
+	private static RelayCluster cluster;
 
 	private static RelayNode node;
 
@@ -44,19 +44,17 @@ class BadInputIT {
 
 	@BeforeAll
 	static void start() {
-		redis = RedisTestServer.start();
 		String[] limits = { "stomp-relay.limits.inbound-rate=20", "stomp-relay.limits.inbound-burst=20",
 				"stomp-relay.limits.max-subscriptions=5", "stomp-relay.limits.max-sessions-per-user=2",
 				"stomp-relay.allowed-origins=https://app.example.com" };
-		node = RelayNode.start("input-a", redis, (Object[]) limits);
-		other = RelayNode.start("input-b", redis, (Object[]) limits);
+		cluster = RelayCluster.start("input", (Object[]) limits);
+		node = cluster.nodeA();
+		other = cluster.nodeB();
 	}
 
 	@AfterAll
 	static void stop() {
-		node.close();
-		other.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@AfterEach

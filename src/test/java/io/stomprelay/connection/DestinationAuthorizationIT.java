@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.UUID;
 
 import io.stomprelay.support.RawStompSocket;
-import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
@@ -31,7 +31,7 @@ class DestinationAuthorizationIT {
 
 	private static final Duration QUIET = Duration.ofMillis(700);
 
-	private static RedisTestServer redis;
+	private static RelayCluster cluster;
 
 	private static RelayNode nodeA;
 
@@ -41,16 +41,14 @@ class DestinationAuthorizationIT {
 
 	@BeforeAll
 	static void start() {
-		redis = RedisTestServer.start();
-		nodeA = RelayNode.start("authz-a", redis);
-		nodeB = RelayNode.start("authz-b", redis);
+		cluster = RelayCluster.start("authz");
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
 	}
 
 	@AfterAll
 	static void stop() {
-		nodeA.close();
-		nodeB.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@AfterEach

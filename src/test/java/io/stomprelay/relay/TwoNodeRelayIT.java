@@ -8,7 +8,7 @@ import java.util.stream.IntStream;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
@@ -31,7 +31,7 @@ class TwoNodeRelayIT {
 
 	private static final Duration QUIET = Duration.ofMillis(800);
 
-	private static RedisTestServer redis;
+	private static RelayCluster cluster;
 
 	private static RelayNode nodeA;
 
@@ -45,10 +45,10 @@ class TwoNodeRelayIT {
 
 	@BeforeAll
 	static void startCluster() {
-		redis = RedisTestServer.start();
-		nodeA = RelayNode.start("node-a", redis, OnlyMeTestController.class);
-		nodeB = RelayNode.start("node-b", redis, OnlyMeTestController.class);
-		inspector = RedisClient.create(redis.url());
+		cluster = RelayCluster.start("node", OnlyMeTestController.class);
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
+		inspector = RedisClient.create(cluster.redis().url());
 		inspection = inspector.connect();
 	}
 
@@ -56,9 +56,7 @@ class TwoNodeRelayIT {
 	static void stopCluster() {
 		inspection.close();
 		inspector.shutdown();
-		nodeA.close();
-		nodeB.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@AfterEach
