@@ -1,0 +1,83 @@
+package io.stomprelay.relay;
+
+import java.time.Duration;
+import java.util.List;
+
+import io.stomprelay.StompRelayApplication;
+import io.stomprelay.connection.SessionLimits;
+import io.stomprelay.connection.TokenAuthenticationInterceptor;
+import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayNode;
+import io.stomprelay.support.StompTestClient;
+import io.stomprelay.support.TestTokens;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.messaging.support.AbstractSubscribableChannel;
+import org.springframework.messaging.support.ChannelInterceptor;
+import org.springframework.security.messaging.access.intercept.AuthorizationChannelInterceptor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Layer 2: how one node's Spring context wires the relay into Spring's channels, and that with the
+ * relay off a node runs alone without Redis.
+ */
+class RelayWiringIT {
+
+	@Test
+	void relayInterceptsTheBrokerChannelAndAuthenticationComesBeforeLimitsAndAuthorization() {
+		try (RedisTestServer redis = RedisTestServer.start(); RelayNode node = RelayNode.start("wiring", redis)) {
+			assertThat(interceptors(node.bean("brokerChannel", AbstractSubscribableChannel.class)))
+				.hasAtLeastOneElementOfType(ClusterRelayInterceptor.class);
+			assertThat(interceptors(node.bean("clientOutboundChannel", AbstractSubscribableChannel.class)))
+				.hasAtLeastOneElementOfType(AudienceFilter.class);
+			List<ChannelInterceptor> inbound = interceptors(node.bean("clientInboundChannel", AbstractSubscribableChannel.class));
+			int authentication = indexOf(inbound, TokenAuthenticationInterceptor.class);
+			assertThat(authentication).isNotNegative();
+			assertThat(indexOf(inbound, SessionLimits.class)).isEqualTo(authentication + 1);
+			assertThat(indexOf(inbound, AuthorizationChannelInterceptor.class)).isGreaterThan(authentication + 1);
+			assertThat(indexOf(inbound, SessionInterest.class)).isGreaterThan(indexOf(inbound, AuthorizationChannelInterceptor.class));
+			assertThat(node.bean(RelayBus.class).isConnected()).isTrue();
+		}
+	}
+
+	@Test
+	void withTheRelayOffANodeStartsWithoutRedisAndDeliversLocally() {
+		int nothingListens = RedisTestServer.freePort();
+		try (ConfigurableApplicationContext context = new SpringApplicationBuilder(StompRelayApplication.class)
+			.properties("server.port=0", "spring.data.redis.url=redis://127.0.0.1:" + nothingListens,
+					"stomp-relay.relay.enabled=false", "stomp-relay.auth.jwt.secret=" + TestTokens.SECRET,
+					"management.health.redis.enabled=false", "spring.main.banner-mode=off")
+			.run()) {
+			assertThat(context.getBeanNamesForType(ClusterRelayInterceptor.class)).isEmpty();
+			assertThat(context.getBeanNamesForType(RelayBus.class)).isEmpty();
+			String url = "ws://127.0.0.1:" + ((WebServerApplicationContext) context).getWebServer().getPort() + "/ws";
+			try (StompTestClient one = StompTestClient.connect(url, TestTokens.valid("yara", "user")).subscribe("/user/queue/events");
+					StompTestClient two = StompTestClient.connect(url, TestTokens.valid("yara", "user")).subscribe("/user/queue/events")) {
+				one.send("/app/events", "");
+				await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+					assertThat(one.bodies("/user/queue/events")).containsExactly("1", "2", "3");
+					assertThat(two.bodies("/user/queue/events")).containsExactly("1", "2", "3");
+				});
+			}
+		}
+	}
+
+	private static List<ChannelInterceptor> interceptors(AbstractSubscribableChannel channel) {
+		return channel.getInterceptors();
+	}
+
+	private static int indexOf(List<ChannelInterceptor> interceptors, Class<?> type) {
+		for (int i = 0; i < interceptors.size(); i++) {
+			if (type.isInstance(interceptors.get(i))) {
+				return i;
+			}
+		}
+		return -1;
+	}
+
+}
