@@ -1,10 +1,12 @@
 package io.stomprelay.relay;
 
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Collection;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
+import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
@@ -12,6 +14,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.lettuce.core.resource.ClientResources;
 import io.stomprelay.system.StartupCheckException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,7 +25,11 @@ import org.springframework.beans.factory.DisposableBean;
  * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes, one subscribes.
  * Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
  * a publish never blocks a client thread. After a reconnect every channel that local sessions still
- * need is subscribed again.
+ * need is subscribed again, including channels first asked for while Redis was away. Losing and
+ * regaining Redis is logged once each, with the node id.
+ * <p>{@link #isConnected()} follows Lettuce's {@code isOpen()}, which Lettuce clears when the TCP
+ * connection goes inactive and sets again only once a reconnect completed its handshake (checked
+ * against a killed and restarted redis-server in {@code RedisOutageIT}).
  */
 public class RedisRelayBus implements RelayBus, DisposableBean {
 
@@ -34,22 +41,30 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
 
+	private final String nodeId;
+
 	private volatile Supplier<Collection<String>> wantedChannels = java.util.List::of;
+
+	private volatile boolean closing;
 
 	/**
 	 * Connects to Redis, or fails the node's start with a clear message.
 	 * @param client a client whose options reject commands while disconnected
 	 * @param location where Redis is, for messages
+	 * @param nodeId this node, for log lines
 	 * @param listener receives messages on subscribed channels
 	 */
-	public RedisRelayBus(RedisClient client, String location, Listener listener) {
+	public RedisRelayBus(RedisClient client, String location, String nodeId, Listener listener) {
 		this.client = client;
+		this.nodeId = nodeId;
 		try {
 			this.publisher = client.connect(ByteArrayCodec.INSTANCE);
 			this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
 		}
 		catch (RedisConnectionException ex) {
+			ClientResources resources = client.getResources();
 			client.shutdown();
+			resources.shutdown();
 			throw new StartupCheckException("cannot connect to Redis at " + location + ".",
 					"Start Redis or point the node at it with spring.data.redis.url (env SPRING_DATA_REDIS_URL) "
 							+ "or spring.data.redis.host / port.", ex);
@@ -62,11 +77,33 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		});
 		this.subscriber.addListener(new RedisConnectionStateListener() {
 			@Override
-			public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> connection, java.net.SocketAddress address) {
+			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
+				logger.info("Node {}: relay subscriber reconnected to Redis", nodeId);
 				resubscribe();
 			}
+
+			@Override
+			public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
+				if (!RedisRelayBus.this.closing) {
+					logger.warn("Node {}: relay subscriber lost Redis; cross-node delivery to this node paused", nodeId);
+				}
+			}
 		});
-		logger.info("Relay connected to Redis at {}", location);
+		this.publisher.addListener(new RedisConnectionStateListener() {
+			@Override
+			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
+				logger.info("Node {}: relay publisher reconnected to Redis", nodeId);
+			}
+
+			@Override
+			public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
+				if (!RedisRelayBus.this.closing) {
+					logger.warn("Node {}: relay publisher lost Redis; cluster publishes are dropped until it is back",
+							nodeId);
+				}
+			}
+		});
+		logger.info("Node {}: relay connected to Redis at {}", nodeId, location);
 	}
 
 	/**
@@ -116,16 +153,24 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		if (channels.isEmpty()) {
 			return;
 		}
-		logger.info("Redis connection (re)established: subscribing to {} relay channels", channels.size());
+		logger.info("Node {}: subscribing to {} relay channels again", this.nodeId, channels.size());
 		byte[][] names = channels.stream().map(RedisRelayBus::bytes).toArray(byte[][]::new);
-		this.subscriber.async().subscribe(names);
+		this.subscriber.async().subscribe(names).whenComplete((done, failure) -> {
+			if (failure != null) {
+				logger.warn("Node {}: subscribing again after a reconnect failed: {}", this.nodeId,
+						failure.getClass().getSimpleName());
+			}
+		});
 	}
 
 	@Override
 	public void destroy() {
+		this.closing = true;
+		ClientResources resources = this.client.getResources();
 		this.subscriber.close();
 		this.publisher.close();
 		this.client.shutdown();
+		resources.shutdown();
 	}
 
 	private static byte[] bytes(String channel) {

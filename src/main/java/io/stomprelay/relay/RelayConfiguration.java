@@ -1,6 +1,8 @@
 package io.stomprelay.relay;
 
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
@@ -8,6 +10,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.system.NodeIdentity;
@@ -40,8 +43,8 @@ class RelayConfiguration {
 	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";
 
 	@Bean
-	RelayMetrics relayMetrics(MeterRegistry registry) {
-		return new RelayMetrics(registry);
+	RelayMetrics relayMetrics(MeterRegistry registry, NodeIdentity node) {
+		return new RelayMetrics(registry, node.id());
 	}
 
 	@Bean
@@ -66,6 +69,13 @@ class RelayConfiguration {
 			MeterRegistry registry) {
 		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
 				properties.redis().subscribeTimeout(), clientOutboundChannel, registry);
+	}
+
+	@Bean
+	RelayHealthIndicator relayHealthIndicator(NodeIdentity node, ObjectProvider<RelayBus> bus,
+			ObjectProvider<ChannelInterest> interest, ObjectProvider<DeliveryLanes> lanes) {
+		return new RelayHealthIndicator(node.id(), bus.getIfAvailable(), interest.getIfAvailable(),
+				lanes.getIfAvailable());
 	}
 
 	@Bean
@@ -111,8 +121,8 @@ class RelayConfiguration {
 				StompRelayProperties properties) {
 			RedisURI uri = redisUri(details);
 			Duration timeout = properties.redis().commandTimeout();
-			ClientResources shared = resources.getIfAvailable();
-			RedisClient client = (shared != null) ? RedisClient.create(shared, uri) : RedisClient.create(uri);
+			RedisClient client = RedisClient.create(reconnectingResources(resources.getIfAvailable(),
+					properties.redis().maxReconnectDelay()), uri);
 			client.setOptions(ClientOptions.builder()
 				.autoReconnect(true)
 				.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
@@ -139,9 +149,9 @@ class RelayConfiguration {
 		}
 
 		@Bean
-		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details,
+		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details, NodeIdentity node,
 				RemoteDelivery delivery) {
-			return new RedisRelayBus(relayRedisClient, location(details), delivery);
+			return new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery);
 		}
 
 		@Bean
@@ -158,6 +168,19 @@ class RelayConfiguration {
 		ClusterRelayInterceptor clusterRelayInterceptor(NodeIdentity node, RelayChannels channels, EnvelopeCodec codec,
 				RedisRelayBus bus, RelayMetrics metrics, IdGenerator ids) {
 			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids);
+		}
+
+		/**
+		 * Lettuce's default backoff grows to 30 s between attempts, so after a long outage a node
+		 * could stay cut off for half a minute after Redis is back. Attempts here start at 50 ms and
+		 * are capped at {@code stomp-relay.redis.max-reconnect-delay}. Built from Boot's shared
+		 * resources when there are some (sharing their event loops); the bus shuts it down.
+		 */
+		private static ClientResources reconnectingResources(ClientResources shared, Duration maxDelay) {
+			Duration floor = Duration.ofMillis(Math.min(50, maxDelay.toMillis()));
+			Supplier<Delay> delay = () -> Delay.exponential(floor, maxDelay, 2, TimeUnit.MILLISECONDS);
+			ClientResources.Builder builder = (shared != null) ? shared.mutate() : ClientResources.builder();
+			return builder.reconnectDelay(delay).build();
 		}
 
 		private static RedisURI redisUri(DataRedisConnectionDetails details) {

@@ -21,9 +21,13 @@ import org.slf4j.LoggerFactory;
  * <li>{@code stomp_relay_echoes_total}: this node's own messages coming back from Redis, ignored;</li>
  * <li>{@code stomp_relay_dropped_total{reason}}: messages lost, by {@link DropReason};</li>
  * <li>{@code stomp_relay_publish_latency_seconds}: time for Redis to acknowledge a publish;</li>
- * <li>{@code stomp_relay_delivery_latency_seconds}: origin publish to local hand-off.</li>
+ * <li>{@code stomp_relay_delivery_latency_seconds}: origin publish to local hand-off;</li>
+ * <li>{@code stomp_relay_local_deliveries_total}: MESSAGE frames handed to this node's sessions;</li>
+ * <li>{@code stomp_relay_slow_consumers_total}: sessions closed because they did not read fast
+ * enough.</li>
  * </ul>
- * Drops are also logged, at most once per reason every ten seconds, with the count since.
+ * Drops are also logged with the node id, at most once per reason every ten seconds, with the count
+ * since.
  */
 public class RelayMetrics {
 
@@ -47,7 +51,14 @@ public class RelayMetrics {
 
 	private final Timer deliveryLatency;
 
-	public RelayMetrics(MeterRegistry registry) {
+	private final Counter localDeliveries;
+
+	private final Counter slowConsumers;
+
+	private final String nodeId;
+
+	public RelayMetrics(MeterRegistry registry, String nodeId) {
+		this.nodeId = nodeId;
 		for (MessageKind kind : MessageKind.values()) {
 			this.published.put(kind, Counter.builder("stomp.relay.published")
 				.description("Messages published to Redis for other nodes").tag("kind", kind.tag()).register(registry));
@@ -68,6 +79,10 @@ public class RelayMetrics {
 		this.deliveryLatency = Timer.builder("stomp.relay.delivery.latency")
 			.description("Time from the origin's publish to local hand-off on this node").publishPercentileHistogram()
 			.register(registry);
+		this.localDeliveries = Counter.builder("stomp.relay.local.deliveries")
+			.description("MESSAGE frames handed to this node's sessions").register(registry);
+		this.slowConsumers = Counter.builder("stomp.relay.slow.consumers")
+			.description("Sessions closed because the client did not read fast enough").register(registry);
 	}
 
 	void published(MessageKind kind, long startNanos) {
@@ -81,6 +96,14 @@ public class RelayMetrics {
 		if (latency >= 0) {
 			this.deliveryLatency.record(Duration.ofMillis(latency));
 		}
+	}
+
+	void delivered() {
+		this.localDeliveries.increment();
+	}
+
+	void slowConsumer() {
+		this.slowConsumers.increment();
 	}
 
 	void echo() {
@@ -100,7 +123,8 @@ public class RelayMetrics {
 		long now = System.nanoTime();
 		long previous = last.get();
 		if (now - previous >= LOG_INTERVAL_NANOS && last.compareAndSet(previous, now)) {
-			logger.warn("Dropped {} message(s) since the last report, reason={}{}", unlogged.getAndSet(0), reason.tag(),
+			logger.warn("Node {}: dropped {} message(s) since the last report, reason={}{}", this.nodeId,
+					unlogged.getAndSet(0), reason.tag(),
 					(detail != null) ? ", last: " + detail : "");
 		}
 	}

@@ -19,11 +19,13 @@ import org.springframework.util.unit.DataSize;
  * @param limits per-connection limits
  * @param websocket WebSocket transport choices
  * @param demo the demo token endpoint and users
+ * @param shutdown how a stopping node lets its clients go
  */
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
-		@DefaultValue Limits limits, @DefaultValue WebSocket websocket, @DefaultValue Demo demo) {
+		@DefaultValue Limits limits, @DefaultValue WebSocket websocket, @DefaultValue Demo demo,
+		@DefaultValue Shutdown shutdown) {
 
 	/**
 	 * @param jwt the HS256 verifier
@@ -48,9 +50,13 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param subscribeTimeout how long CONNECT / SUBSCRIBE wait for Redis to confirm a new
 	 * channel subscription before going on without it
 	 * @param commandTimeout the timeout of every Redis command the relay sends
+	 * @param maxReconnectDelay the longest pause between two reconnect attempts while Redis is
+	 * away (attempts start at 50 ms and double up to this), so relaying resumes at most about this
+	 * long after Redis is back
 	 */
 	public record Redis(@DefaultValue("stomp-relay") String channelPrefix,
-			@DefaultValue("2s") Duration subscribeTimeout, @DefaultValue("2s") Duration commandTimeout) {
+			@DefaultValue("2s") Duration subscribeTimeout, @DefaultValue("2s") Duration commandTimeout,
+			@DefaultValue("1s") Duration maxReconnectDelay) {
 	}
 
 	/**
@@ -94,6 +100,13 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param tokenTtl the lifetime of a demo token
 	 */
 	public record Demo(@DefaultValue("false") boolean enabled, @DefaultValue("15m") Duration tokenTtl) {
+	}
+
+	/**
+	 * @param drainTimeout how long a stopping node waits for its clients to leave after telling
+	 * them to reconnect, before it closes the rest
+	 */
+	public record Shutdown(@DefaultValue("5s") Duration drainTimeout) {
 	}
 
 }
