@@ -39,7 +39,7 @@ class ClusterRelayInterceptorTest {
 	private final EnvelopeCodec codec = new EnvelopeCodec(1024 * 1024);
 
 	private final ClusterRelayInterceptor interceptor = new ClusterRelayInterceptor(NODE, new RelayChannels("t"),
-			this.codec, this.bus, new RelayMetrics(this.registry), new AlternativeJdkIdGenerator());
+			this.codec, this.bus, new RelayMetrics(this.registry, "node-test"), new AlternativeJdkIdGenerator());
 
 	private final MessageChannel brokerChannel = (message, timeout) -> true;
 

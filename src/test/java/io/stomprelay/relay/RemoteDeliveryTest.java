@@ -37,7 +37,7 @@ class RemoteDeliveryTest {
 
 	private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
-	private final RelayMetrics metrics = new RelayMetrics(this.registry);
+	private final RelayMetrics metrics = new RelayMetrics(this.registry, "node-test");
 
 	private final EnvelopeCodec codec = new EnvelopeCodec(1024 * 1024);
 
