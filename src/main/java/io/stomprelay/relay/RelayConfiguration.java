@@ -66,9 +66,9 @@ class RelayConfiguration {
 	SessionInterest sessionInterest(RelayChannels channels, ObjectProvider<ChannelInterest> interest,
 			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
-			MeterRegistry registry) {
+			MeterRegistry registry, NodeIdentity node, RelayMetrics metrics) {
 		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
-				properties.redis().subscribeTimeout(), clientOutboundChannel, registry);
+				properties.redis().subscribeTimeout(), clientOutboundChannel, registry, node.id(), metrics);
 	}
 
 	@Bean
@@ -76,6 +76,11 @@ class RelayConfiguration {
 			ObjectProvider<ChannelInterest> interest, ObjectProvider<DeliveryLanes> lanes) {
 		return new RelayHealthIndicator(node.id(), bus.getIfAvailable(), interest.getIfAvailable(),
 				lanes.getIfAvailable());
+	}
+
+	@Bean
+	LocalDeliveryMeter localDeliveryMeter(RelayMetrics metrics) {
+		return new LocalDeliveryMeter(metrics);
 	}
 
 	@Bean
@@ -90,7 +95,8 @@ class RelayConfiguration {
 
 	@Bean
 	WebSocketMessageBrokerConfigurer relayChannelConfigurer(ObjectProvider<ClusterRelayInterceptor> relay,
-			ObjectProvider<AudienceFilter> audience, ObjectProvider<SessionInterest> sessions) {
+			ObjectProvider<AudienceFilter> audience, ObjectProvider<SessionInterest> sessions,
+			ObjectProvider<LocalDeliveryMeter> deliveries) {
 		return new WebSocketMessageBrokerConfigurer() {
 			@Override
 			public void configureMessageBroker(MessageBrokerRegistry registry) {
@@ -104,7 +110,7 @@ class RelayConfiguration {
 
 			@Override
 			public void configureClientOutboundChannel(ChannelRegistration registration) {
-				registration.interceptors(audience.getObject());
+				registration.interceptors(audience.getObject(), deliveries.getObject());
 			}
 		};
 	}

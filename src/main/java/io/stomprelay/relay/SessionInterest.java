@@ -30,6 +30,7 @@ import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
 import org.springframework.messaging.simp.user.UserDestinationMessageHandler;
 import org.springframework.messaging.support.ExecutorChannelInterceptor;
 import org.springframework.messaging.support.MessageBuilder;
+import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
@@ -43,6 +44,10 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
  * a client holds its {@code CONNECTED} frame, or the {@code RECEIPT} of a {@code SUBSCRIBE} that asked
  * for one, messages published anywhere in the cluster reach it. (Spring's simple broker sends no
  * receipts for SUBSCRIBE; this class does.)
+ * <p>It writes the one log line per session open and close, with the node id and the session id
+ * (never a user name, token or payload), and counts sessions Spring closed because the client did
+ * not read fast enough ({@link CloseStatus#SESSION_NOT_RELIABLE}, after
+ * {@code stomp-relay.limits.send-time} or {@code send-buffer} was exceeded).
  */
 public class SessionInterest implements ExecutorChannelInterceptor {
 
@@ -60,12 +65,19 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 
 	private final ObjectProvider<MessageChannel> clientOutboundChannel;
 
+	private final String nodeId;
+
+	private final RelayMetrics metrics;
+
 	/**
 	 * @param interest the channel reference counts, or {@code null} when the relay is off
 	 * @param bus the relay bus, or {@code null} when the relay is off
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
-			ObjectProvider<MessageChannel> clientOutboundChannel, MeterRegistry registry) {
+			ObjectProvider<MessageChannel> clientOutboundChannel, MeterRegistry registry, String nodeId,
+			RelayMetrics metrics) {
+		this.nodeId = nodeId;
+		this.metrics = metrics;
 		this.channels = channels;
 		this.interest = interest;
 		this.bus = bus;
@@ -137,7 +149,8 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		if (this.sessions.putIfAbsent(sessionId, session) != null) {
 			return;
 		}
-		logger.info("Session {} opened ({})", sessionId, (session.user != null) ? "authenticated" : "anonymous");
+		logger.info("Node {}: session {} opened ({})", this.nodeId, sessionId,
+				(session.user != null) ? "authenticated" : "anonymous");
 		if (session.user != null && this.interest != null) {
 			await(this.interest.acquire(this.channels.userChannel(session.user)), "user channel");
 		}
@@ -183,7 +196,15 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		if (session == null) {
 			return;
 		}
-		logger.info("Session {} closed ({})", event.getSessionId(), event.getCloseStatus());
+		CloseStatus status = event.getCloseStatus();
+		if (status != null && status.getCode() == CloseStatus.SESSION_NOT_RELIABLE.getCode()) {
+			this.metrics.slowConsumer();
+			logger.warn("Node {}: session {} closed: slow consumer, it did not read within the send-time / "
+					+ "send-buffer limit", this.nodeId, event.getSessionId());
+		}
+		else {
+			logger.info("Node {}: session {} closed ({})", this.nodeId, event.getSessionId(), status);
+		}
 		if (this.interest == null) {
 			return;
 		}
