@@ -4,6 +4,7 @@ import java.util.List;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.NodeIdentity;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
@@ -51,9 +52,12 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	private final ThreadPoolTaskScheduler scheduler;
 
+	private final SessionDrain drain;
+
 	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
 			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler,
-			ThreadPoolTaskScheduler stompRelayScheduler) {
+			ThreadPoolTaskScheduler stompRelayScheduler, SessionDrain sessionDrain) {
+		this.drain = sessionDrain;
 		this.properties = properties;
 		this.authentication = authentication;
 		this.limits = sessionLimits;
@@ -70,6 +74,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		}
 		registry.addEndpoint(ENDPOINT)
 			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
+			.addInterceptors(this.drain)
 			.setAllowedOrigins(origins.toArray(String[]::new));
 		registry.setErrorHandler(this.errorHandler);
 	}
@@ -124,6 +129,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
 			StompRelayProperties properties) {
 		return new SessionExpiry(stompRelayScheduler, clientErrors, properties.auth().maxSessionAge());
+	}
+
+	@Bean
+	static SessionDrain sessionDrain(ClientErrors clientErrors, StompRelayProperties properties, NodeIdentity node) {
+		return new SessionDrain(clientErrors, properties.shutdown().drainTimeout(), node.id());
 	}
 
 	@Bean

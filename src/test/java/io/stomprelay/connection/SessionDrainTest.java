@@ -1,0 +1,55 @@
+package io.stomprelay.connection;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashMap;
+
+import org.junit.jupiter.api.Test;
+
+import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.context.support.GenericApplicationContext;
+import org.springframework.http.server.ServletServerHttpRequest;
+import org.springframework.http.server.ServletServerHttpResponse;
+import org.springframework.mock.web.MockHttpServletRequest;
+import org.springframework.mock.web.MockHttpServletResponse;
+import org.springframework.web.socket.handler.TextWebSocketHandler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.Mockito.mock;
+
+class SessionDrainTest {
+
+	@Test
+	void acceptsHandshakesUntilTheNodeStopsThenAnswers503() throws IOException {
+		GenericApplicationContext context = new GenericApplicationContext();
+		SessionDrain drain = new SessionDrain(mock(ClientErrors.class), Duration.ofMillis(100), "node-test");
+		drain.setApplicationContext(context);
+
+		assertThat(handshake(drain).getStatus()).isEqualTo(200);
+		drain.onApplicationEvent(new ContextClosedEvent(context));
+
+		assertThat(drain.isDraining()).isTrue();
+		assertThat(handshake(drain).getStatus()).isEqualTo(503);
+	}
+
+	@Test
+	void ignoresTheClosingOfAnotherContext() {
+		SessionDrain drain = new SessionDrain(mock(ClientErrors.class), Duration.ofMillis(100), "node-test");
+		drain.setApplicationContext(new GenericApplicationContext());
+
+		drain.onApplicationEvent(new ContextClosedEvent(new GenericApplicationContext()));
+
+		assertThat(drain.isDraining()).isFalse();
+	}
+
+	private static MockHttpServletResponse handshake(SessionDrain drain) throws IOException {
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		ServletServerHttpResponse serverResponse = new ServletServerHttpResponse(response);
+		boolean accepted = drain.beforeHandshake(new ServletServerHttpRequest(new MockHttpServletRequest()),
+				serverResponse, new TextWebSocketHandler(), new HashMap<>());
+		serverResponse.flush();
+		assertThat(accepted).isEqualTo(response.getStatus() == 200);
+		return response;
+	}
+
+}
