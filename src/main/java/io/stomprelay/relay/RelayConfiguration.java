@@ -156,8 +156,12 @@ class RelayConfiguration {
 
 		@Bean
 		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details, NodeIdentity node,
-				RemoteDelivery delivery) {
-			return new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery);
+				RemoteDelivery delivery, MeterRegistry registry) {
+			RedisRelayBus bus = new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery);
+			Gauge.builder("stomp.relay.redis.connected", bus, b -> b.isConnected() ? 1 : 0)
+				.description("1 while the relay's Redis connections are up, 0 while they are not")
+				.register(registry);
+			return bus;
 		}
 
 		@Bean

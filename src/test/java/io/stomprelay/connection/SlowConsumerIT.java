@@ -6,7 +6,7 @@ import java.util.UUID;
 import java.util.stream.IntStream;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StalledStompSocket;
 import io.stomprelay.support.StompTestClient;
@@ -36,7 +36,7 @@ class SlowConsumerIT {
 	private static final String[] LIMITS = { "stomp-relay.limits.send-buffer=1MB",
 			"stomp-relay.limits.send-time=2s" };
 
-	private static RedisTestServer redis;
+	private static RelayCluster cluster;
 
 	private static RelayNode nodeA;
 
@@ -44,16 +44,14 @@ class SlowConsumerIT {
 
 	@BeforeAll
 	static void startCluster() {
-		redis = RedisTestServer.start();
-		nodeA = RelayNode.start("node-a", redis, (Object[]) LIMITS);
-		nodeB = RelayNode.start("node-b", redis, (Object[]) LIMITS);
+		cluster = RelayCluster.start("slow", (Object[]) LIMITS);
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
 	}
 
 	@AfterAll
 	static void stopCluster() {
-		nodeA.close();
-		nodeB.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@Test
@@ -83,7 +81,7 @@ class SlowConsumerIT {
 				.untilAsserted(() -> assertThat(slowConsumers(nodeA)).isEqualTo(slowBefore + 1));
 			assertThat(slowConsumers(nodeB)).isZero();
 			assertThat(output.getOut().lines().filter(line -> line.contains("slow consumer")))
-				.singleElement().asString().contains("node-a");
+				.singleElement().asString().contains(nodeA.id());
 			assertThat(readerA.isConnected()).isTrue();
 			assertThat(readerB.isConnected()).isTrue();
 		}

@@ -10,6 +10,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
@@ -39,6 +40,8 @@ class RedisOutageIT {
 
 	private static final Duration OUTAGE = Duration.ofSeconds(6);
 
+	private static RelayCluster cluster;
+
 	private static RedisTestServer redis;
 
 	private static RelayNode nodeA;
@@ -49,16 +52,15 @@ class RedisOutageIT {
 
 	@BeforeAll
 	static void startCluster() {
-		redis = RedisTestServer.start();
-		nodeA = RelayNode.start("node-a", redis);
-		nodeB = RelayNode.start("node-b", redis);
+		cluster = RelayCluster.start("outage");
+		redis = cluster.redis();
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
 	}
 
 	@AfterAll
 	static void stopCluster() {
-		nodeA.close();
-		nodeB.close();
-		redis.close();
+		cluster.close();
 	}
 
 	@AfterEach
@@ -93,7 +95,7 @@ class RedisOutageIT {
 		await().during(QUIET).atMost(QUIET.plusSeconds(2))
 			.untilAsserted(() -> assertThat(aliceB.received()).isEmpty());
 		assertThat(output.getOut().lines().filter(line -> line.contains("reason=redis-unavailable")))
-			.singleElement().asString().contains("node-a");
+			.singleElement().asString().contains(nodeA.id());
 
 		String topic = "/topic/outage-" + UUID.randomUUID();
 		StompTestClient subscribedDuringOutage = connect(nodeB, null).subscribe(topic);
@@ -101,6 +103,7 @@ class RedisOutageIT {
 		await().during(OUTAGE).atMost(OUTAGE.plusSeconds(2)).untilAsserted(() -> {
 			assertThat(nodeA.bean(RelayBus.class).isConnected()).isFalse();
 			assertThat(nodeB.bean(RelayBus.class).isConnected()).isFalse();
+			assertThat(nodeA.bean(MeterRegistry.class).get("stomp.relay.redis.connected").gauge().value()).isZero();
 		});
 
 		long restartStart = System.nanoTime();
