@@ -22,11 +22,13 @@ public class ChannelInterest {
 	}
 
 	/**
+	 * A need for a channel whose last subscribe failed (Redis was away) asks again, so it is
+	 * confirmed as soon as Redis is back rather than never.
 	 * @return completes when the node is subscribed to the channel
 	 */
 	public synchronized CompletableFuture<Void> acquire(String channel) {
 		Interest interest = this.interests.computeIfAbsent(channel, c -> new Interest());
-		if (interest.count++ == 0) {
+		if (interest.count++ == 0 || interest.subscribed.isCompletedExceptionally()) {
 			interest.subscribed = this.bus.subscribe(channel);
 		}
 		return interest.subscribed;

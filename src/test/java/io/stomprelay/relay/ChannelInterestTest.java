@@ -44,6 +44,18 @@ class ChannelInterestTest {
 	}
 
 	@Test
+	void anAcquireAfterAFailedSubscribeAsksAgain() {
+		this.interest.acquire("c1");
+		this.bus.subscribeFutures.get("c1").completeExceptionally(new IllegalStateException("Redis away"));
+
+		CompletableFuture<Void> second = this.interest.acquire("c1");
+
+		assertThat(this.bus.events).containsExactly("subscribe c1", "subscribe c1");
+		assertThat(second).isNotDone();
+		assertThat(this.interest.count("c1")).isEqualTo(2);
+	}
+
+	@Test
 	void releaseToZeroUnsubscribesExactlyOnce() {
 		this.interest.acquire("c1");
 		this.interest.acquire("c1");
