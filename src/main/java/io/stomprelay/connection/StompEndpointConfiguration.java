@@ -9,19 +9,18 @@ import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
-import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
-import org.springframework.core.env.Environment;
 import org.springframework.http.server.ServerHttpRequest;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
-import org.springframework.util.unit.DataSize;
 import org.springframework.web.socket.WebSocketExtension;
+import org.springframework.web.socket.WebSocketHandler;
+import org.springframework.web.socket.handler.WebSocketHandlerDecorator;
 import org.springframework.web.socket.config.annotation.EnableWebSocketMessageBroker;
 import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
 import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
@@ -41,6 +40,8 @@ import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
 class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	static final String ENDPOINT = "/ws";
+
+	static final int CONTAINER_BUFFER = 8 * 1024;
 
 	private final StompRelayProperties properties;
 
@@ -101,21 +102,20 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		registration.setMessageSizeLimit((int) limits.messageSize().toBytes())
 			.setSendTimeLimit((int) limits.sendTime().toMillis())
 			.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes())
-			.setTimeToFirstMessage((int) limits.connectTimeout().toMillis());
+			.setTimeToFirstMessage((int) limits.connectTimeout().toMillis())
+			.addDecoratorFactory(PartialMessagesHandler::new);
 	}
 
 	/**
-	 * The container's own WebSocket buffers must hold a whole frame of the configured size, or
-	 * Tomcat closes the connection before the STOMP layer can answer.
+	 * Tomcat allocates its WebSocket message buffers for every session, idle or not, so they stay
+	 * small (8 KB): larger frames arrive in parts ({@link PartialMessagesHandler}) and the STOMP
+	 * decoder assembles them up to {@code stomp-relay.limits.message-size}.
 	 */
 	@Bean
-	static ServletServerContainerFactoryBean webSocketContainer(Environment environment) {
-		DataSize limit = Binder.get(environment).bind("stomp-relay.limits.message-size", DataSize.class)
-			.orElse(DataSize.ofKilobytes(64));
-		int size = (int) limit.toBytes() + 1024;
+	static ServletServerContainerFactoryBean webSocketContainer() {
 		ServletServerContainerFactoryBean container = new ServletServerContainerFactoryBean();
-		container.setMaxTextMessageBufferSize(size);
-		container.setMaxBinaryMessageBufferSize(size);
+		container.setMaxTextMessageBufferSize(CONTAINER_BUFFER);
+		container.setMaxBinaryMessageBufferSize(CONTAINER_BUFFER);
 		return container;
 	}
 
@@ -158,6 +158,24 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		scheduler.setThreadNamePrefix("stomp-relay-scheduler-");
 		scheduler.setRemoveOnCancelPolicy(true);
 		return scheduler;
+	}
+
+	/**
+	 * Accepts WebSocket messages in parts, so a frame larger than the container's buffer reaches the
+	 * STOMP decoder (which buffers incomplete frames and enforces the frame size limit with a clear
+	 * {@code ERROR}) instead of the container closing the connection.
+	 */
+	static final class PartialMessagesHandler extends WebSocketHandlerDecorator {
+
+		PartialMessagesHandler(WebSocketHandler delegate) {
+			super(delegate);
+		}
+
+		@Override
+		public boolean supportsPartialMessages() {
+			return true;
+		}
+
 	}
 
 	/**
