@@ -108,6 +108,8 @@ class RedisOutageIT {
 
 		long restartStart = System.nanoTime();
 		redis.restart();
+		System.out.println("redis-server restart took: "
+				+ Duration.ofNanos(System.nanoTime() - restartStart).toMillis() + " ms");
 		AtomicInteger probes = new AtomicInteger();
 		await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(20)).until(() -> {
 			templateA.convertAndSendToUser(alice, "/queue/events", "probe-" + probes.incrementAndGet());
