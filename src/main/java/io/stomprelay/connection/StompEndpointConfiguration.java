@@ -55,10 +55,14 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	private final SessionDrain drain;
 
+	private final ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout;
+
 	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
 			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler,
-			ThreadPoolTaskScheduler stompRelayScheduler, SessionDrain sessionDrain) {
+			ThreadPoolTaskScheduler stompRelayScheduler, SessionDrain sessionDrain,
+			ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout) {
 		this.drain = sessionDrain;
+		this.blockingSendTimeout = blockingSendTimeout;
 		this.properties = properties;
 		this.authentication = authentication;
 		this.limits = sessionLimits;
@@ -75,7 +79,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		}
 		registry.addEndpoint(ENDPOINT)
 			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
-			.addInterceptors(this.drain)
+			.addInterceptors(this.drain, this.blockingSendTimeout)
 			.setAllowedOrigins(origins.toArray(String[]::new));
 		registry.setErrorHandler(this.errorHandler);
 	}

@@ -1,0 +1,114 @@
+package io.stomprelay.connection;
+
+import java.util.Map;
+
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.server.ServerHttpRequest;
+import org.springframework.http.server.ServerHttpResponse;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
+import org.springframework.web.socket.WebSocketHandler;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
+import org.springframework.web.socket.server.HandshakeInterceptor;
+
+/**
+ * Keeps a client that stops reading from holding up everyone else, in two ways:
+ * <ul>
+ * <li>the client inbound and outbound channels get their own named, bounded pools
+ * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}). Without this, Boot hands both
+ * channels the only {@code AsyncTaskExecutor} in the context, the two-thread
+ * {@code stompRelayScheduler}, and two clients whose socket buffers are full stop every session of
+ * the node;</li>
+ * <li>a blocking WebSocket write to one client gives up after twice
+ * {@code stomp-relay.limits.send-time} (Tomcat's {@code BLOCKING_SEND_TIMEOUT}, set per session at
+ * the handshake; its default is 20 s), so a delivery thread is never pinned longer than that. Twice,
+ * so that Spring's own send-time check, which cuts and counts the session as a slow consumer, acts
+ * first while messages keep coming; Tomcat's timeout is the backstop for a quiet one.</li>
+ * </ul>
+ * Ordered after Boot's own configurer, whose executor choice it replaces.
+ */
+@Configuration(proxyBeanMethods = false)
+@Order(Ordered.LOWEST_PRECEDENCE)
+class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
+
+	/** Tomcat reads this session user property, in milliseconds, for every blocking send. */
+	static final String BLOCKING_SEND_TIMEOUT = "org.apache.tomcat.websocket.BLOCKING_SEND_TIMEOUT";
+
+	private final ThreadPoolTaskExecutor inbound;
+
+	private final ThreadPoolTaskExecutor outbound;
+
+	ClientChannelExecutors(ThreadPoolTaskExecutor stompRelayInboundExecutor,
+			ThreadPoolTaskExecutor stompRelayOutboundExecutor) {
+		this.inbound = stompRelayInboundExecutor;
+		this.outbound = stompRelayOutboundExecutor;
+	}
+
+	@Override
+	public void configureClientInboundChannel(ChannelRegistration registration) {
+		registration.executor(this.inbound);
+	}
+
+	@Override
+	public void configureClientOutboundChannel(ChannelRegistration registration) {
+		registration.executor(this.outbound);
+	}
+
+	@Bean
+	static ThreadPoolTaskExecutor stompRelayInboundExecutor() {
+		return channelExecutor("stomp-relay-inbound-");
+	}
+
+	@Bean
+	static ThreadPoolTaskExecutor stompRelayOutboundExecutor() {
+		return channelExecutor("stomp-relay-outbound-");
+	}
+
+	@Bean
+	static BlockingSendTimeout blockingSendTimeout(StompRelayProperties properties) {
+		return new BlockingSendTimeout(2 * properties.limits().sendTime().toMillis());
+	}
+
+	private static ThreadPoolTaskExecutor channelExecutor(String threadNamePrefix) {
+		int threads = Math.max(8, 2 * Runtime.getRuntime().availableProcessors());
+		ThreadPoolTaskExecutor executor = new ThreadPoolTaskExecutor();
+		executor.setCorePoolSize(threads);
+		executor.setMaxPoolSize(threads);
+		executor.setAllowCoreThreadTimeOut(true);
+		executor.setThreadNamePrefix(threadNamePrefix);
+		// The session drain sends its ERROR frames through these on context close.
+		executor.setAcceptTasksAfterContextClose(true);
+		return executor;
+	}
+
+	/**
+	 * Sets Tomcat's blocking send timeout of each new WebSocket session to the send-time limit.
+	 */
+	static final class BlockingSendTimeout implements HandshakeInterceptor {
+
+		private final long millis;
+
+		BlockingSendTimeout(long millis) {
+			this.millis = millis;
+		}
+
+		@Override
+		public boolean beforeHandshake(ServerHttpRequest request, ServerHttpResponse response,
+				WebSocketHandler wsHandler, Map<String, Object> attributes) {
+			attributes.put(BLOCKING_SEND_TIMEOUT, this.millis);
+			return true;
+		}
+
+		@Override
+		public void afterHandshake(ServerHttpRequest request, ServerHttpResponse response, WebSocketHandler wsHandler,
+				Exception exception) {
+		}
+
+	}
+
+}
