@@ -1,0 +1,140 @@
+# Helpers sourced by bench/run.sh: free ports, start/stop of the servers under test.
+# Every process started here is recorded in STARTED_PIDS and stopped by pid only.
+
+STARTED_PIDS=()
+
+note_cmd() { # appends a command line (secret masked) to $COMMANDS, if set
+  [ -n "${COMMANDS:-}" ] && printf '%s\n' "$*" | sed "s/${SECRET:-__none__}/\$SECRET/g" >>"$COMMANDS"
+  return 0
+}
+
+free_port() { # a free port below the ephemeral range (32768+), so client connections can't take it meanwhile
+  python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+'
+}
+
+wait_port() { # host port timeout_s
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    (echo >"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "port $1:$2 did not open within $3 s" >&2
+  return 1
+}
+
+pid_on_port() { # port -> pid of the listener
+  ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
+}
+
+stop_pid() { # pid [timeout_s]
+  local pid=$1 t=${2:-15} i
+  [ -z "$pid" ] && return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < t * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local i
+  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
+    stop_pid "${STARTED_PIDS[$i]}" 10
+  done
+  STARTED_PIDS=()
+}
+
+start_redis() { # port -> REDIS_PID
+  note_cmd redis-server --port "$1" --bind 127.0.0.1 --save "''" --appendonly no
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --logfile "$LOG_DIR/redis-$1.log" &
+  REDIS_PID=$!
+  STARTED_PIDS+=("$REDIS_PID")
+  wait_port 127.0.0.1 "$1" 20
+}
+
+# RabbitMQ with the STOMP plugin on free ports, all state under a temp dir. -> RMQ_PID, RMQ_STOMP_PORT
+start_rabbit() {
+  local dir="$WORK_DIR/rabbitmq"
+  rm -rf "$dir" && mkdir -p "$dir/mnesia" "$dir/log"
+  local amqp epmd dist
+  amqp=$(free_port); epmd=$(free_port); dist=$(free_port); RMQ_STOMP_PORT=$(free_port)
+  cat >"$dir/rabbitmq.conf" <<CONF
+listeners.tcp.1 = 127.0.0.1:$amqp
+stomp.listeners.tcp.1 = 127.0.0.1:$RMQ_STOMP_PORT
+loopback_users.guest = true
+log.console = false
+log.file.level = warning
+vm_memory_high_watermark.relative = 0.4
+CONF
+  echo '[rabbitmq_stomp].' >"$dir/enabled_plugins"
+  # our own epmd in the foreground, so it can be stopped by pid
+  epmd -port "$epmd" -address 127.0.0.1 &
+  STARTED_PIDS+=("$!")
+  sleep 0.5
+  note_cmd "# RabbitMQ 'rabbitmq.conf': $(tr '\n' ';' <"$dir/rabbitmq.conf") enabled_plugins: [rabbitmq_stomp]."
+  note_cmd env ERL_EPMD_PORT="$epmd" RABBITMQ_NODE_PORT="$amqp" RABBITMQ_CONFIG_FILE=.../rabbitmq.conf \
+    RABBITMQ_ENABLED_PLUGINS_FILE=.../enabled_plugins /usr/lib/rabbitmq/bin/rabbitmq-server
+  env HOME="$dir" ERL_EPMD_PORT="$epmd" RABBITMQ_NODENAME="bench$$@localhost" \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp" RABBITMQ_DIST_PORT="$dist" \
+    RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_PID_FILE="$dir/pid" \
+    RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
+    /usr/lib/rabbitmq/bin/rabbitmq-server >"$LOG_DIR/rabbitmq.out" 2>&1 &
+  local launcher=$!
+  STARTED_PIDS+=("$launcher")
+  wait_port 127.0.0.1 "$RMQ_STOMP_PORT" 90 || return 1
+  RMQ_PID=$(pid_on_port "$RMQ_STOMP_PORT")
+  [ -n "$RMQ_PID" ] && [ "$RMQ_PID" != "$launcher" ] && STARTED_PIDS+=("$RMQ_PID")
+  return 0
+}
+
+launch_java() { # name port jar args... -> JAVA_PID (does not wait; see await_port)
+  # With JAVA_MAIN set, the Boot jar is started through PropertiesLauncher with that main class
+  # (the product jar's manifest Start-Class may be the demo launcher).
+  local name=$1 port=$2 jar=$3; shift 3
+  if [ -n "${JAVA_MAIN:-}" ]; then
+    note_cmd java $JVM_FLAGS -Dloader.main="$JAVA_MAIN" -cp "$jar" org.springframework.boot.loader.launch.PropertiesLauncher \
+      --server.port="$port" "$@"
+    java $JVM_FLAGS -Dloader.main="$JAVA_MAIN" -cp "$jar" org.springframework.boot.loader.launch.PropertiesLauncher \
+      --server.port="$port" "$@" >"$LOG_DIR/$name.log" 2>&1 &
+  else
+    note_cmd java $JVM_FLAGS -jar "$jar" --server.port="$port" "$@"
+    java $JVM_FLAGS -jar "$jar" --server.port="$port" "$@" >"$LOG_DIR/$name.log" 2>&1 &
+  fi
+  JAVA_PID=$!
+  STARTED_PIDS+=("$JAVA_PID")
+}
+
+await_port() { # name port
+  if ! wait_port 127.0.0.1 "$2" 150; then
+    echo "---- $1 did not start; last log lines:" >&2
+    tail -40 "$LOG_DIR/$1.log" >&2
+    return 1
+  fi
+}
+
+start_node_sio() { # name port redis_port -> NODE_PID
+  local name=$1 port=$2 rport=$3
+  note_cmd PORT="$port" REDIS_URL="redis://127.0.0.1:$rport" JWT_SECRET="\$SECRET" NODE_ID="$name" \
+    ${PERMESSAGE_DEFLATE:+PERMESSAGE_DEFLATE=1} node "$BENCH_DIR/socketio/server.js"
+  PORT="$port" REDIS_URL="redis://127.0.0.1:$rport" JWT_SECRET="$SECRET" NODE_ID="$name" \
+    node "$BENCH_DIR/socketio/server.js" >"$LOG_DIR/$name.log" 2>&1 &
+  NODE_PID=$!
+  STARTED_PIDS+=("$NODE_PID")
+  wait_port 127.0.0.1 "$port" 30
+}

@@ -1,0 +1,485 @@
+package io.stomprelay.bench;
+
+import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The benchmark load generator.
+ *
+ * <p>{@code run}: opens {@code users} x {@code sessions-per-user} WebSocket sessions spread
+ * round-robin over the given node URLs, subscribes them, then for each workload ({@code user}:
+ * {@code /user/queue/bench} to random users; {@code topic}: {@code /topic/bench} to everyone)
+ * steps the offered delivery rate up, triggering the server-side open-loop publisher over HTTP
+ * for each step, and writes one JSON line per (system, workload, rate). The highest rate with
+ * zero loss and p99 under the limit is the peak; one more run at half the peak follows.
+ *
+ * <p>{@code idle}: opens idle authenticated sessions in stages against one node and records the
+ * node's heap used after a full GC and its RSS per connection.
+ */
+public final class LoadGen {
+
+	private static final PrintStream LOG = System.err;
+
+	private volatile RunState current;
+
+	private LoadGen() {
+	}
+
+	public static void main(String[] argv) throws Exception {
+		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle"))) {
+			LOG.println("usage: loadgen run|idle --key value ... (see bench/README.md)");
+			System.exit(64);
+		}
+		Map<String, String> a = parse(Arrays.copyOfRange(argv, 1, argv.length));
+		int rc = argv[0].equals("run") ? new LoadGen().run(a) : new LoadGen().idle(a);
+		System.exit(rc);
+	}
+
+	// ------------------------------------------------------------------ run
+
+	private int run(Map<String, String> a) throws Exception {
+		String system = req(a, "system");
+		Protocol protocol = Protocol.valueOf(a.getOrDefault("protocol", "stomp").toUpperCase());
+		String[] ws = req(a, "ws").split(",");
+		String publish = req(a, "publish");
+		String secret = req(a, "secret");
+		int users = Integer.parseInt(a.getOrDefault("users", "200"));
+		int perUser = Integer.parseInt(a.getOrDefault("sessions-per-user", "2"));
+		String[] workloads = a.getOrDefault("workloads", "user,topic").split(",");
+		long[] rates = Arrays.stream(a.getOrDefault("rates", "2000,5000,10000,20000,40000,60000").split(","))
+			.mapToLong(Long::parseLong)
+			.toArray();
+		int seconds = Integer.parseInt(a.getOrDefault("seconds", "8"));
+		int payload = Integer.parseInt(a.getOrDefault("payload", "100"));
+		double maxP99Ms = Double.parseDouble(a.getOrDefault("max-p99-ms", "100"));
+		int drainSeconds = Integer.parseInt(a.getOrDefault("drain", "5"));
+		int settle = Integer.parseInt(a.getOrDefault("settle", "3"));
+		boolean deflate = a.containsKey("deflate");
+		int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
+		long warmRate = Long.parseLong(a.getOrDefault("warmup-rate", "2000"));
+		int warmSeconds = Integer.parseInt(a.getOrDefault("warmup-seconds", "5"));
+		int retries = Integer.parseInt(a.getOrDefault("retries", "1"));
+		Path out = Path.of(a.getOrDefault("out", "results/results.jsonl"));
+		Map<String, Long> pids = pids(a.getOrDefault("pids", ""));
+		pids.put("generator", ProcessHandle.current().pid());
+
+		Map<String, Object> common = new LinkedHashMap<>();
+		common.put("system", system);
+		common.put("protocol", protocol.name().toLowerCase());
+		common.put("nodes", ws.length);
+		common.put("users", users);
+		common.put("sessions", users * perUser);
+		common.put("payload_bytes", payload);
+		common.put("seconds", seconds);
+		common.put("deflate", deflate);
+
+		HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+		List<Session> sessions = new ArrayList<>();
+		try (WsClient client = new WsClient(threads, protocol, deflate, () -> this.current)) {
+			for (int u = 0; u < users; u++) {
+				String user = "u" + u;
+				String token = Jwt.hs256(secret, user, List.of("USER"), 3600);
+				for (int k = 0; k < perUser; k++) {
+					sessions.add(new Session(sessions.size(), user, token, ws[k % ws.length]));
+				}
+			}
+			long t0 = System.nanoTime();
+			int failedSessions = openAll(client, sessions, null, 64, true, 120);
+			LOG.printf("[%s] %d sessions ready (%d failed) in %d ms%n", system, sessions.size() - failedSessions,
+					failedSessions, (System.nanoTime() - t0) / 1_000_000);
+			if (failedSessions > 0) {
+				Map<String, Object> err = new LinkedHashMap<>(common);
+				err.put("phase", "error");
+				err.put("error", failedSessions + " of " + sessions.size() + " sessions failed to connect/authenticate");
+				emit(out, err);
+				return 2;
+			}
+			Thread.sleep(settle * 1000L);
+
+			for (String workload : workloads) {
+				int fanout = workload.equals("topic") ? sessions.size() : perUser;
+				// warm-up (JIT, and for the RabbitMQ relay: wait for the user registry broadcast)
+				boolean warm = false;
+				for (int i = 0; i < 6 && !warm; i++) {
+					Map<String, Object> r = runOnce(http, client, publish, workload, users, fanout, sessions.size(),
+							warmRate, warmSeconds, payload, drainSeconds, pids, maxP99Ms);
+					warm = ((long) r.get("loss")) == 0;
+					LOG.printf("[%s/%s] warm-up %d: loss=%s p99=%sms%n", system, workload, i, r.get("loss"),
+							r.get("p99_ms"));
+				}
+				long peak = 0;
+				Map<String, Object> peakRow = null;
+				boolean failed = false;
+				for (long rate : rates) {
+					Map<String, Object> r = null;
+					// a failing step is tried again (retries times) before the search stops: one noisy
+					// run on a shared 2-core machine should not decide the peak
+					for (int attempt = 0; attempt <= retries; attempt++) {
+						r = runOnce(http, client, publish, workload, users, fanout, sessions.size(), rate, seconds,
+								payload, drainSeconds, pids, maxP99Ms);
+						Map<String, Object> row = new LinkedHashMap<>(common);
+						row.put("workload", workload);
+						row.put("phase", "step");
+						row.put("attempt", attempt);
+						row.putAll(r);
+						emit(out, row);
+						LOG.printf("[%s/%s] rate=%d attempt=%d recv=%s loss=%s dup=%s ooo=%s p99=%sms ok=%s%n", system,
+								workload, rate, attempt, r.get("received"), r.get("loss"), r.get("duplicates"),
+								r.get("out_of_order"), r.get("p99_ms"), r.get("ok"));
+						if ((boolean) r.get("ok")) {
+							break;
+						}
+						Thread.sleep(2000);
+					}
+					if (!(boolean) r.get("ok")) {
+						failed = true;
+						break;
+					}
+					peak = rate;
+					peakRow = r;
+				}
+				Map<String, Object> summary = new LinkedHashMap<>(common);
+				summary.put("workload", workload);
+				summary.put("phase", "summary");
+				summary.put("peak_rate", peak);
+				summary.put("peak_is_top_step", !failed);
+				if (peakRow != null) {
+					summary.put("p99_ms_at_peak", peakRow.get("p99_ms"));
+					summary.put("server_cpu_us_per_delivery_at_peak", peakRow.get("server_cpu_us_per_delivery"));
+					summary.put("cpu_us_per_delivery_at_peak", peakRow.get("cpu_us_per_delivery"));
+					long half = peak / 2;
+					Map<String, Object> r = runOnce(http, client, publish, workload, users, fanout, sessions.size(),
+							half, seconds, payload, drainSeconds, pids, maxP99Ms);
+					Map<String, Object> row = new LinkedHashMap<>(common);
+					row.put("workload", workload);
+					row.put("phase", "half");
+					row.putAll(r);
+					emit(out, row);
+					LOG.printf("[%s/%s] half=%d loss=%s p99=%sms%n", system, workload, half, r.get("loss"),
+							r.get("p99_ms"));
+					summary.put("half_rate", half);
+					summary.put("p99_ms_at_half", r.get("p99_ms"));
+					summary.put("server_cpu_us_per_delivery_at_half", r.get("server_cpu_us_per_delivery"));
+				}
+				emit(out, summary);
+			}
+			for (Session s : sessions) {
+				if (s.channel != null) {
+					s.channel.close();
+				}
+			}
+		}
+		return 0;
+	}
+
+	private Map<String, Object> runOnce(HttpClient http, WsClient client, String publish, String workload, int users,
+			int fanout, int sessionCount, long rate, int seconds, int payload, int drainSeconds,
+			Map<String, Long> pids, double maxP99Ms) throws Exception {
+		// let a backlog from an overloaded previous step drain first (no delivery for 2 s, at most 60 s)
+		long quiesceStart = System.nanoTime();
+		while (System.nanoTime() - FrameHandler.lastDeliveryNanos < 2_000_000_000L
+				&& System.nanoTime() - quiesceStart < 60_000_000_000L) {
+			Thread.sleep(100);
+		}
+		long quiesceMs = (System.nanoTime() - quiesceStart) / 1_000_000;
+		double publishRate = (double) rate / fanout;
+		long runId = System.currentTimeMillis() % 1_000_000_000L;
+		RunState run = new RunState(runId, sessionCount);
+		Map<String, Long> cpu0 = ProcCpu.snapshot(pids);
+		this.current = run;
+		String body = String.format(java.util.Locale.ROOT,
+				"{\"mode\":\"%s\",\"users\":%d,\"userPrefix\":\"u\",\"rate\":%.4f,\"seconds\":%d,\"payloadBytes\":%d,\"runId\":%d}",
+				workload, users, publishRate, seconds, payload, runId);
+		HttpResponse<String> resp = http.send(
+				HttpRequest.newBuilder(URI.create(publish + "/api/loadtest/runs"))
+					.timeout(Duration.ofSeconds(seconds * 3L + 60))
+					.header("Content-Type", "application/json")
+					.POST(HttpRequest.BodyPublishers.ofString(body))
+					.build(),
+				HttpResponse.BodyHandlers.ofString());
+		if (resp.statusCode() / 100 != 2) {
+			throw new IOException("publisher answered " + resp.statusCode() + ": " + resp.body());
+		}
+		long sent = FrameHandler.numberAfter(resp.body(), "\"sent\"", 0);
+		long planned = FrameHandler.numberAfter(resp.body(), "\"planned\"", 0);
+		long expected = sent * fanout;
+		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(drainSeconds);
+		while (run.total.sum() < expected && System.nanoTime() < deadline) {
+			Thread.sleep(20);
+		}
+		Map<String, Long> cpu1 = ProcCpu.snapshot(pids);
+		this.current = null;
+		for (EventExecutor e : client.group()) {
+			e.submit(() -> {
+			}).syncUninterruptibly();
+		}
+		long received = Arrays.stream(run.received).sum();
+		long dups = Arrays.stream(run.duplicates).sum();
+		long ooo = Arrays.stream(run.outOfOrder).sum();
+		Histogram h = run.merged();
+		long last = run.lastRecvNanos == 0 ? System.nanoTime() : run.lastRecvNanos;
+		double elapsed = Math.max(seconds, (last - run.startNanos) / 1e9);
+
+		Map<String, Object> r = new LinkedHashMap<>();
+		r.put("offered_rate", rate);
+		r.put("publish_rate", round(publishRate));
+		r.put("fanout", fanout);
+		r.put("planned", planned);
+		r.put("sent", sent);
+		r.put("expected", expected);
+		r.put("received", received);
+		r.put("loss", expected - received);
+		r.put("duplicates", dups);
+		r.put("out_of_order", ooo);
+		r.put("stale", run.stale.sum());
+		r.put("delivered_per_s", round(received / elapsed));
+		r.put("p50_ms", ms(h.getValueAtPercentile(50)));
+		r.put("p99_ms", ms(h.getValueAtPercentile(99)));
+		r.put("p999_ms", ms(h.getValueAtPercentile(99.9)));
+		r.put("max_ms", ms(h.getMaxValue()));
+		double p99 = h.getValueAtPercentile(99) / 1000.0;
+		boolean ok = expected > 0 && received == expected && dups == 0 && sent >= planned && p99 < maxP99Ms;
+		r.put("ok", ok);
+		r.put("quiesce_ms", quiesceMs);
+		Map<String, Object> cpuMs = new LinkedHashMap<>();
+		Map<String, Object> perDelivery = new LinkedHashMap<>();
+		long serverCpu = 0;
+		for (String name : pids.keySet()) {
+			long d = cpu1.get(name) - cpu0.get(name);
+			cpuMs.put(name, d);
+			perDelivery.put(name, received == 0 ? null : round(d * 1000.0 / received));
+			if (!name.equals("generator")) {
+				serverCpu += d;
+			}
+		}
+		r.put("cpu_ms", cpuMs);
+		r.put("cpu_us_per_delivery", perDelivery);
+		r.put("server_cpu_us_per_delivery", received == 0 ? null : round(serverCpu * 1000.0 / received));
+		r.put("ts", java.time.Instant.now().toString());
+		return r;
+	}
+
+	/** Connects all sessions with at most {@code inFlight} handshakes pending; returns the failure count. */
+	private static int openAll(WsClient client, List<Session> sessions, String[] sourceIps, int inFlight,
+			boolean subscribe, int timeoutSeconds) throws InterruptedException {
+		Semaphore permits = new Semaphore(inFlight);
+		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+		for (Session s : sessions) {
+			if (!permits.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+				break;
+			}
+			String src = (sourceIps == null) ? null : sourceIps[s.index % sourceIps.length];
+			client.connect(s, src, subscribe);
+			s.ready.whenComplete((v, ex) -> permits.release());
+		}
+		int failed = 0;
+		String firstError = null;
+		for (Session s : sessions) {
+			try {
+				s.ready.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+			}
+			catch (Exception ex) {
+				failed++;
+				if (firstError == null) {
+					firstError = String.valueOf(ex.getCause() != null ? ex.getCause() : ex);
+				}
+			}
+		}
+		if (firstError != null) {
+			LOG.println("first session error: " + firstError);
+		}
+		return failed;
+	}
+
+	// ------------------------------------------------------------------ idle
+
+	private int idle(Map<String, String> a) throws Exception {
+		String system = a.getOrDefault("system", "stomp-relay");
+		String url = req(a, "ws");
+		String secret = req(a, "secret");
+		long serverPid = Long.parseLong(req(a, "server-pid"));
+		int[] stages = Arrays.stream(a.getOrDefault("stages", "10000,19000").split(","))
+			.mapToInt(Integer::parseInt)
+			.toArray();
+		String[] sourceIps = a.getOrDefault("source-ips", "127.0.0.1").split(",");
+		Path out = Path.of(a.getOrDefault("out", "results/results.jsonl"));
+		int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
+		String jvmFlags = a.getOrDefault("jvm-flags", "");
+
+		double[] base = memory(serverPid);
+		LOG.printf("[idle] baseline heap=%.1f MB rss=%.1f MB%n", base[0], base[1]);
+		List<Session> sessions = new ArrayList<>();
+		try (WsClient client = new WsClient(threads, Protocol.STOMP, false, () -> null)) {
+			for (int target : stages) {
+				List<Session> batch = new ArrayList<>();
+				while (sessions.size() < target) {
+					String user = "idle" + sessions.size();
+					Session s = new Session(sessions.size(), user, Jwt.hs256(secret, user, List.of("USER"), 7200), url);
+					sessions.add(s);
+					batch.add(s);
+				}
+				long t0 = System.nanoTime();
+				int failed = openAll(client, batch, sourceIps, 200, true, 300);
+				long openMs = (System.nanoTime() - t0) / 1_000_000;
+				Thread.sleep(5000);
+				double[] m = memory(serverPid);
+				// top of the class histogram, to see what the per-connection heap is made of
+				String histo = jcmd(serverPid, "GC.class_histogram");
+				Path histoFile = out.toAbsolutePath().getParent()
+					.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-" + target + ".txt");
+				Files.writeString(histoFile, histo.lines().limit(30).collect(java.util.stream.Collectors.joining("\n")));
+				int open = (int) sessions.stream().filter(s -> s.ready.isDone() && !s.ready.isCompletedExceptionally()
+						&& s.channel != null && s.channel.isActive()).count();
+				Map<String, Object> row = new LinkedHashMap<>();
+				row.put("system", system);
+				row.put("phase", "memory");
+				row.put("target_connections", target);
+				row.put("open_connections", open);
+				row.put("failed", failed);
+				row.put("open_ms", openMs);
+				row.put("baseline_heap_mb", round(base[0]));
+				row.put("baseline_rss_mb", round(base[1]));
+				row.put("heap_used_after_gc_mb", round(m[0]));
+				row.put("rss_mb", round(m[1]));
+				row.put("heap_kb_per_connection", open == 0 ? null : round((m[0] - base[0]) * 1024 / open));
+				row.put("rss_kb_per_connection", open == 0 ? null : round((m[1] - base[1]) * 1024 / open));
+				row.put("jvm_flags", jvmFlags);
+				row.put("ts", java.time.Instant.now().toString());
+				emit(out, row);
+				LOG.printf("[idle] %d open (%d failed): heap=%.1f MB rss=%.1f MB%n", open, failed, m[0], m[1]);
+			}
+			for (Session s : sessions) {
+				if (s.channel != null) {
+					s.channel.close();
+				}
+			}
+		}
+		return 0;
+	}
+
+	private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+
+	/** {heap used after a full GC in MB, RSS in MB} of a JVM, via jcmd and /proc. */
+	private static double[] memory(long pid) throws Exception {
+		jcmd(pid, "GC.run");
+		Thread.sleep(1000);
+		String info = jcmd(pid, "GC.heap_info");
+		Matcher m = HEAP_USED.matcher(info);
+		double heap = m.find() ? Long.parseLong(m.group(1)) / 1024.0 : -1;
+		double rss = -1;
+		for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+			if (line.startsWith("VmRSS:")) {
+				rss = Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+			}
+		}
+		return new double[] { heap, rss };
+	}
+
+	private static String jcmd(long pid, String command) throws Exception {
+		Process p = new ProcessBuilder("jcmd", String.valueOf(pid), command).redirectErrorStream(true).start();
+		String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+		p.waitFor(60, TimeUnit.SECONDS);
+		return text;
+	}
+
+	// ------------------------------------------------------------------ helpers
+
+	private static Map<String, String> parse(String[] args) {
+		Map<String, String> m = new HashMap<>();
+		for (int i = 0; i < args.length; i++) {
+			if (!args[i].startsWith("--")) {
+				throw new IllegalArgumentException("unexpected " + args[i]);
+			}
+			String key = args[i].substring(2);
+			if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
+				m.put(key, args[++i]);
+			}
+			else {
+				m.put(key, "true");
+			}
+		}
+		return m;
+	}
+
+	private static String req(Map<String, String> a, String key) {
+		String v = a.get(key);
+		if (v == null) {
+			throw new IllegalArgumentException("missing --" + key);
+		}
+		return v;
+	}
+
+	private static Map<String, Long> pids(String spec) {
+		Map<String, Long> m = new LinkedHashMap<>();
+		for (String part : spec.split(",")) {
+			if (part.isBlank()) {
+				continue;
+			}
+			String[] kv = part.split("=");
+			m.put(kv[0], Long.parseLong(kv[1]));
+		}
+		return m;
+	}
+
+	private static double ms(long micros) {
+		return round(micros / 1000.0);
+	}
+
+	private static double round(double v) {
+		return Math.round(v * 1000.0) / 1000.0;
+	}
+
+	private static synchronized void emit(Path out, Map<String, Object> row) throws IOException {
+		if (out.getParent() != null) {
+			Files.createDirectories(out.getParent());
+		}
+		String line = toJson(row) + "\n";
+		Files.writeString(out, line, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+		System.out.print(line);
+	}
+
+	@SuppressWarnings("unchecked")
+	static String toJson(Object v) {
+		if (v == null) {
+			return "null";
+		}
+		if (v instanceof Map<?, ?> map) {
+			StringBuilder sb = new StringBuilder("{");
+			for (Map.Entry<?, ?> e : map.entrySet()) {
+				if (sb.length() > 1) {
+					sb.append(',');
+				}
+				sb.append(toJson(String.valueOf(e.getKey()))).append(':').append(toJson(e.getValue()));
+			}
+			return sb.append('}').toString();
+		}
+		if (v instanceof Number || v instanceof Boolean) {
+			return v.toString();
+		}
+		String s = v.toString().replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+		return "\"" + s + "\"";
+	}
+
+}

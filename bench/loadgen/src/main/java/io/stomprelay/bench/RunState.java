@@ -1,0 +1,85 @@
+package io.stomprelay.bench;
+
+import java.util.BitSet;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.LongAdder;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Everything measured during one publisher run. Per-session arrays are written only by the
+ * session's event-loop thread; the main thread reads them after a barrier on every loop.
+ */
+final class RunState {
+
+	/** Latencies in microseconds, up to one minute, 3 significant digits. */
+	static final long MAX_LATENCY_MICROS = 60_000_000L;
+
+	final long runId;
+	final long[] lastSeq;
+	final long[] received;
+	final long[] duplicates;
+	final long[] outOfOrder;
+	final BitSet[] seen;
+	final LongAdder total = new LongAdder();
+	final LongAdder stale = new LongAdder();
+	final long startNanos = System.nanoTime();
+	volatile long firstRecvNanos;
+	volatile long lastRecvNanos;
+	final Queue<Histogram> histograms = new ConcurrentLinkedQueue<>();
+	private final ThreadLocal<Histogram> histogram = ThreadLocal.withInitial(() -> {
+		Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
+		this.histograms.add(h);
+		return h;
+	});
+
+	RunState(long runId, int sessions) {
+		this.runId = runId;
+		this.lastSeq = new long[sessions];
+		java.util.Arrays.fill(this.lastSeq, -1);
+		this.received = new long[sessions];
+		this.duplicates = new long[sessions];
+		this.outOfOrder = new long[sessions];
+		this.seen = new BitSet[sessions];
+		for (int i = 0; i < sessions; i++) {
+			this.seen[i] = new BitSet();
+		}
+	}
+
+	/** Called on the session's event loop for every delivery. */
+	void onDelivery(int session, long run, long seq, long sentMicros, long recvMicros) {
+		if (run != this.runId || seq < 0 || seq > Integer.MAX_VALUE) {
+			this.stale.increment();
+			return;
+		}
+		BitSet bits = this.seen[session];
+		if (bits.get((int) seq)) {
+			this.duplicates[session]++;
+			return;
+		}
+		bits.set((int) seq);
+		if (seq < this.lastSeq[session]) {
+			this.outOfOrder[session]++;
+		}
+		else {
+			this.lastSeq[session] = seq;
+		}
+		this.received[session]++;
+		long latency = Math.max(0, Math.min(MAX_LATENCY_MICROS, recvMicros - sentMicros));
+		this.histogram.get().recordValue(latency);
+		long now = System.nanoTime();
+		if (this.firstRecvNanos == 0) {
+			this.firstRecvNanos = now;
+		}
+		this.lastRecvNanos = now;
+		this.total.increment();
+	}
+
+	/** All per-thread histograms merged. */
+	Histogram merged() {
+		Histogram all = new Histogram(MAX_LATENCY_MICROS, 3);
+		this.histograms.forEach(all::add);
+		return all;
+	}
+
+}

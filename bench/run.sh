@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# One command for the whole benchmark: bash bench/run.sh
+#
+# Builds what it needs (load generator, RabbitMQ-relay peer, a copy of the product), installs
+# missing Debian packages and npm deps, runs every system with the same workloads and client
+# counts, the idle-connection memory test and redis-benchmark, then writes docs/BENCHMARKS.md
+# and docs/bench-latency.png. Everything listens on 127.0.0.1 only, on free ports; every
+# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores.
+#
+# Knobs (environment):
+#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers
+#             (memory-small-buffers = the memory test again with stomp-relay.limits.message-size=8KB)
+#   RATES     offered deliveries/s steps, default 1000,2000,5000,10000,20000,40000,60000
+#   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19000)
+#   DEFLATE=1 offers permessage-deflate from the client (off by default)
+#   NO_REPORT=1 skips writing docs/; SKIP_INSTALL=1 skips apt/npm
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers}
+RATES=${RATES:-1000,2000,5000,10000,20000,40000,60000}
+STEP_SECONDS=${STEP_SECONDS:-8}
+USERS=${USERS:-200}
+PAYLOAD=${PAYLOAD:-100}
+MEM_STAGES=${MEM_STAGES:-10000,19000}
+DEFLATE=${DEFLATE:-0}
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR="$BENCH_DIR/results/$RUN_ID"
+LOG_DIR="$RESULTS_DIR/logs"
+WORK_DIR=$(mktemp -d /tmp/stomp-relay-bench.XXXXXX)
+RESULTS="$RESULTS_DIR/results.jsonl"
+COMMANDS="$RESULTS_DIR/commands.txt"
+SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
+JVM_FLAGS=${JVM_FLAGS:-"-Xms1g -Xmx4g -XX:+UseG1GC"}
+GEN_FLAGS=${GEN_FLAGS:-"-Xms512m -Xmx2g -XX:+UseG1GC"}
+MEM_JVM_FLAGS=${MEM_JVM_FLAGS:-"-Xms1g -Xmx8g -XX:+UseG1GC"}
+mkdir -p "$LOG_DIR"
+
+# shellcheck source=lib/services.sh
+source "$BENCH_DIR/lib/services.sh"
+cleanup() {
+  stop_all
+  rm -rf "$WORK_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+T0=$(date +%s)
+say() { printf '[bench %4ds] %s\n' $(($(date +%s) - T0)) "$*" >&2; }
+has() { [[ ",$SYSTEMS," == *",$1,"* ]]; }
+record() { # logs the exact command (secret masked) then runs it
+  note_cmd "$@"
+  "$@"
+}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ------------------------------------------------------------------ prerequisites
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  missing=()
+  for pkg in redis-server redis-tools rabbitmq-server python3-matplotlib; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    apt-get update -q >"$LOG_DIR/apt.log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$LOG_DIR/apt.log" 2>&1
+  fi
+  if [ ! -d "$BENCH_DIR/socketio/node_modules" ]; then
+    say "npm ci (socket.io peer)"
+    (cd "$BENCH_DIR/socketio" && npm ci --no-audit --no-fund >"$LOG_DIR/npm.log" 2>&1)
+  fi
+fi
+
+say "building the load generator and the RabbitMQ-relay peer"
+(cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log" 2>&1)
+if has rabbit-relay; then
+  (cd "$BENCH_DIR/rabbit-relay" && mvn -q -B -DskipTests package >"$LOG_DIR/build-rabbit-relay.log" 2>&1)
+fi
+LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
+
+PRODUCT_JAR=""
+PRODUCT_START_CLASS=""
+if has stomp-relay || has stomp-relay-norelay || has memory; then
+  say "building the product from a copy of $REPO_DIR"
+  mkdir -p "$WORK_DIR/product"
+  tar -C "$REPO_DIR" --exclude=./target --exclude=node_modules --exclude=./bench --exclude=./.git \
+    --exclude=./docs -cf - . | tar -C "$WORK_DIR/product" -xf -
+  if (cd "$WORK_DIR/product" && ./mvnw -q -B -DskipTests package >"$LOG_DIR/build-product.log" 2>&1) &&
+    [ -f "$WORK_DIR/product/target/stomp-relay.jar" ]; then
+    PRODUCT_JAR="$WORK_DIR/product/target/stomp-relay.jar"
+    PRODUCT_START_CLASS=$(unzip -p "$PRODUCT_JAR" META-INF/MANIFEST.MF 2>/dev/null | sed -n 's/^Start-Class: *//p' | tr -d '\r' || true)
+  else
+    say "PRODUCT BUILD FAILED (see $LOG_DIR/build-product.log); skipping its runs"
+    echo '{"system":"stomp-relay","phase":"error","error":"product build failed"}' >>"$RESULTS"
+  fi
+fi
+
+# ------------------------------------------------------------------ machine facts
+python3 - "$RESULTS_DIR/meta.json" <<PY
+import json, os, platform, subprocess, sys
+def sh(c):
+    try: return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip() or subprocess.run(c, shell=True, capture_output=True, text=True).stderr.strip()
+    except Exception as e: return str(e)
+cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+json.dump({
+  "run_id": "$RUN_ID", "nproc": os.cpu_count(), "cpu_model": cpu, "mem_gib": round(int(mem)/1024/1024, 1),
+  "kernel": platform.release(), "java": sh("java -version 2>&1 | head -2 | tr '\n' ' '"),
+  "node": sh("node --version"), "redis": sh("redis-server --version"),
+  "rabbitmq": sh("dpkg-query -W -f='\${Version}' rabbitmq-server"), "erlang": sh("dpkg-query -W -f='\${Version}' erlang-base"),
+  "socketio": sh("node -p \"require('$BENCH_DIR/socketio/node_modules/socket.io/package.json').version\""),
+  "redis_adapter": sh("node -p \"require('$BENCH_DIR/socketio/node_modules/@socket.io/redis-adapter/package.json').version\""),
+  "jvm_flags": "$JVM_FLAGS", "generator_jvm_flags": "$GEN_FLAGS", "rates": "$RATES", "step_seconds": $STEP_SECONDS,
+  "product_start_class": "$PRODUCT_START_CLASS", "users": $USERS, "payload": $PAYLOAD, "deflate": "$DEFLATE" == "1", "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
+}, open(sys.argv[1], "w"), indent=1)
+PY
+
+# ------------------------------------------------------------------ one system
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+run_generator() { # system protocol ws-list publish-url pids [extra...]
+  local system=$1 protocol=$2 ws=$3 publish=$4 pids=$5; shift 5
+  say "$system: load average $(loadavg); generator starting"
+  echo "{\"system\":\"$system\",\"phase\":\"env\",\"loadavg\":\"$(loadavg)\"}" >>"$RESULTS"
+  local deflate=()
+  [ "$DEFLATE" = 1 ] && deflate=(--deflate)
+  record java $GEN_FLAGS -jar "$LOADGEN" run --system "$system" --protocol "$protocol" --ws "$ws" \
+    --publish "$publish" --secret "$SECRET" --users "$USERS" --sessions-per-user 2 --workloads user,topic \
+    --rates "$RATES" --seconds "$STEP_SECONDS" --payload "$PAYLOAD" --pids "$pids" --out "$RESULTS" \
+    "${deflate[@]}" "$@" >"$LOG_DIR/gen-$system.out" 2>"$LOG_DIR/gen-$system.err" ||
+    say "$system: generator exited non-zero (see $LOG_DIR/gen-$system.err)"
+  grep -E '^\[' "$LOG_DIR/gen-$system.err" | sed 's/^/    /' >&2 || true
+}
+
+product_args() { # redis-port node-id
+  echo "--spring.data.redis.url=redis://127.0.0.1:$1 --stomp-relay.auth.jwt.secret=$SECRET" \
+    "--stomp-relay.node-id=$2 --stomp-relay.loadtest.enabled=true"
+}
+
+bench_stomp_relay() {
+  local rp pa pb pida pidb
+  rp=$(free_port); start_redis "$rp"
+  pa=$(free_port); pb=$(free_port)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  # shellcheck disable=SC2046
+  launch_java sr-a "$pa" "$PRODUCT_JAR" $(product_args "$rp" a); pida=$JAVA_PID
+  # shellcheck disable=SC2046
+  launch_java sr-b "$pb" "$PRODUCT_JAR" $(product_args "$rp" b); pidb=$JAVA_PID
+  if await_port sr-a "$pa" && await_port sr-b "$pb"; then
+    run_generator stomp-relay stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
+      "a=$pida,b=$pidb,redis=$REDIS_PID"
+  fi
+  unset JAVA_MAIN
+  stop_all
+}
+
+bench_stomp_relay_norelay() {
+  local rp pa pida
+  rp=$(free_port); start_redis "$rp"
+  pa=$(free_port)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  # shellcheck disable=SC2046
+  launch_java sr-norelay "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) --stomp-relay.relay.enabled=false
+  pida=$JAVA_PID
+  if await_port sr-norelay "$pa"; then
+    run_generator stomp-relay-1node-norelay stomp "ws://127.0.0.1:$pa/ws" "http://127.0.0.1:$pa" "a=$pida"
+  fi
+  unset JAVA_MAIN
+  stop_all
+}
+
+bench_rabbit_relay() {
+  local pa pb pida pidb jar="$BENCH_DIR/rabbit-relay/target/rabbit-relay.jar"
+  if ! start_rabbit; then
+    say "rabbitmq did not start (see $LOG_DIR/rabbitmq.out)"; stop_all; return
+  fi
+  pa=$(free_port); pb=$(free_port)
+  launch_java rr-a "$pa" "$jar" --bench.rabbit.stomp-port="$RMQ_STOMP_PORT" --bench.jwt.secret="$SECRET"
+  pida=$JAVA_PID
+  launch_java rr-b "$pb" "$jar" --bench.rabbit.stomp-port="$RMQ_STOMP_PORT" --bench.jwt.secret="$SECRET"
+  pidb=$JAVA_PID
+  if await_port rr-a "$pa" && await_port rr-b "$pb"; then
+    # settle: the user registry is broadcast every 10 s; warm-up also repeats until nothing is lost
+    run_generator rabbit-relay stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
+      "a=$pida,b=$pidb,rabbitmq=$RMQ_PID" --settle 12
+  fi
+  stop_all
+}
+
+bench_socketio() {
+  local rp pa pb pida pidb q="/socket.io/?EIO=4&transport=websocket"
+  rp=$(free_port); start_redis "$rp"
+  pa=$(free_port); pb=$(free_port)
+  [ "$DEFLATE" = 1 ] && export PERMESSAGE_DEFLATE=1
+  start_node_sio sio-a "$pa" "$rp"; pida=$NODE_PID
+  start_node_sio sio-b "$pb" "$rp"; pidb=$NODE_PID
+  run_generator socketio socketio "ws://127.0.0.1:$pa$q,ws://127.0.0.1:$pb$q" "http://127.0.0.1:$pa" \
+    "a=$pida,b=$pidb,redis=$REDIS_PID"
+  stop_all
+}
+
+bench_redis_benchmark() {
+  local rp sub1 sub2 payload
+  rp=$(free_port); start_redis "$rp"
+  payload=$(head -c "$PAYLOAD" /dev/zero | tr '\0' x)
+  say "redis-benchmark PUBLISH on port $rp"
+  for subs in 0 2; do
+    if [ "$subs" = 2 ]; then # two subscribers, like two relay nodes
+      note_cmd "redis-cli -p $rp SUBSCRIBE ch >/dev/null &  # twice"
+      redis-cli -p "$rp" SUBSCRIBE ch >/dev/null & sub1=$!; STARTED_PIDS+=("$sub1")
+      redis-cli -p "$rp" SUBSCRIBE ch >/dev/null & sub2=$!; STARTED_PIDS+=("$sub2")
+      sleep 0.5
+    fi
+    for pipeline in 1 16; do
+      local out
+      out=$(record redis-benchmark -h 127.0.0.1 -p "$rp" -n 200000 -c 50 -P "$pipeline" --csv PUBLISH ch "$payload" | tail -1)
+      echo "$out" | python3 -c "
+import csv, json, sys
+row = next(csv.reader(sys.stdin))
+print(json.dumps({'system': 'redis-benchmark', 'phase': 'redis-benchmark', 'command': 'PUBLISH', 'subscribers': $subs,
+  'clients': 50, 'pipeline': $pipeline, 'requests': 200000, 'payload_bytes': $PAYLOAD,
+  'rps': float(row[1]), 'avg_ms': float(row[2]), 'p50_ms': float(row[4]), 'p99_ms': float(row[6]), 'max_ms': float(row[7])}))
+" >>"$RESULTS"
+      say "  subscribers=$subs pipeline=$pipeline: $(echo "$out" | cut -d, -f2) PUBLISH/s"
+    done
+  done
+  stop_all
+}
+
+bench_memory() { # [label stages extra-product-args...]
+  local label=${1:-stomp-relay} stages=${2:-$MEM_STAGES} rp pa pida ips
+  shift 2 || true
+  rp=$(free_port); start_redis "$rp"
+  pa=$(free_port)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  local saved_flags=$JVM_FLAGS
+  JVM_FLAGS=$MEM_JVM_FLAGS
+  # shellcheck disable=SC2046
+  launch_java sr-memory "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) \
+    --server.tomcat.max-connections=40000 --server.tomcat.accept-count=2000 "$@"
+  pida=$JAVA_PID
+  JVM_FLAGS=$saved_flags
+  unset JAVA_MAIN
+  if await_port sr-memory "$pa"; then
+    sleep 5
+    ips=127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 # several source IPs: no ephemeral-port exhaustion
+    say "memory ($label): idle sessions $stages on one node (nofile limit $(ulimit -n))"
+    record java $GEN_FLAGS -jar "$LOADGEN" idle --system "$label" --ws "ws://127.0.0.1:$pa/ws" \
+      --secret "$SECRET" --server-pid "$pida" --stages "$stages" --source-ips "$ips" \
+      --jvm-flags "$MEM_JVM_FLAGS $*" --out "$RESULTS" >>"$LOG_DIR/gen-memory.out" 2>>"$LOG_DIR/gen-memory.err" ||
+      say "memory: generator exited non-zero (see $LOG_DIR/gen-memory.err)"
+    grep -E '^\[' "$LOG_DIR/gen-memory.err" | sed 's/^/    /' >&2 || true
+  fi
+  stop_all
+}
+
+# ------------------------------------------------------------------ run
+if [ -n "$PRODUCT_JAR" ]; then
+  has stomp-relay && bench_stomp_relay
+  has stomp-relay-norelay && bench_stomp_relay_norelay
+fi
+has rabbit-relay && bench_rabbit_relay
+has socketio && bench_socketio
+has redis-benchmark && bench_redis_benchmark
+if [ -n "$PRODUCT_JAR" ]; then
+  if has memory; then bench_memory stomp-relay "$MEM_STAGES"; fi
+  # same, with the product's STOMP message-size limit (and so Tomcat's per-session buffers) at 8 KB
+  if has memory-small-buffers; then
+    bench_memory "stomp-relay, message-size=8KB" 5000 --stomp-relay.limits.message-size=8KB
+  fi
+fi
+
+say "results: $RESULTS"
+if [ "${NO_REPORT:-0}" != 1 ]; then
+  # Debian's python3 (python3-matplotlib is installed for it), not a pyenv/venv one
+  PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+  "$PY" "$BENCH_DIR/report.py" "$RESULTS_DIR" "$REPO_DIR/docs"
+  say "wrote $REPO_DIR/docs/BENCHMARKS.md and $REPO_DIR/docs/bench-latency.png"
+fi
+say "done in $(($(date +%s) - T0)) s"
