@@ -2,6 +2,7 @@ package io.stomprelay.connection;
 
 import java.util.UUID;
 
+import io.stomprelay.system.NodeIdentity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,20 +26,25 @@ class MessagingErrorAdvice {
 
 	private final ClientErrors clientErrors;
 
-	MessagingErrorAdvice(ClientErrors clientErrors) {
+	private final String nodeId;
+
+	MessagingErrorAdvice(ClientErrors clientErrors, NodeIdentity node) {
 		this.clientErrors = clientErrors;
+		this.nodeId = node.id();
 	}
 
 	@MessageExceptionHandler({ MessageConversionException.class, MethodArgumentNotValidException.class })
 	void malformed(Exception ex, @Header(SimpMessageHeaderAccessor.SESSION_ID_HEADER) String sessionId) {
-		logger.info("Session {} sent a message body that could not be read: {}", sessionId, ex.getClass().getSimpleName());
+		logger.info("Node {}: session {} sent a message body that could not be read: {}", this.nodeId, sessionId,
+				ex.getClass().getSimpleName());
 		this.clientErrors.closeWithError(sessionId, SafeStompErrorHandler.MALFORMED_MESSAGE);
 	}
 
 	@MessageExceptionHandler(Exception.class)
 	void failed(Exception ex, @Header(SimpMessageHeaderAccessor.SESSION_ID_HEADER) String sessionId) {
 		String reference = UUID.randomUUID().toString().substring(0, 8);
-		logger.warn("Internal error ref={} in session {}: {}", reference, sessionId, ex.getClass().getName());
+		logger.warn("Node {}: internal error ref={} in session {}: {}", this.nodeId, reference, sessionId,
+				ex.getClass().getName());
 		this.clientErrors.closeWithError(sessionId, "internal error (ref " + reference + ")");
 	}
 

@@ -34,22 +34,26 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 
 	private static final Logger logger = LoggerFactory.getLogger(SafeStompErrorHandler.class);
 
+	private final String nodeId;
+
 	private final Counter oversizeFrames;
 
 	/**
+	 * @param nodeId this node's id, for log lines
 	 * @param oversizeFrames counts frames refused for exceeding {@code stomp-relay.limits.message-size}
 	 */
-	public SafeStompErrorHandler(Counter oversizeFrames) {
+	public SafeStompErrorHandler(String nodeId, Counter oversizeFrames) {
+		this.nodeId = nodeId;
 		this.oversizeFrames = oversizeFrames;
 	}
 
 	@Override
 	public Message<byte[]> handleClientMessageProcessingError(Message<byte[]> clientMessage, Throwable ex) {
-		String message = describe(clientMessage, ex);
+		String message = describe(clientMessage, ex, this.nodeId);
 		if (FRAME_TOO_LARGE.equals(message)) {
 			this.oversizeFrames.increment();
 		}
-		logger.info("Refused a frame from session {}: {}", sessionId(clientMessage), message);
+		logger.info("Node {}: refused a frame from session {}: {}", this.nodeId, sessionId(clientMessage), message);
 		StompHeaderAccessor error = StompHeaderAccessor.create(StompCommand.ERROR);
 		error.setMessage(message);
 		if (clientMessage != null) {
@@ -70,7 +74,7 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 	 * @param clientMessage the frame being handled, {@code null} when it could not even be parsed
 	 * @return the safe sentence for a failure: the first known cause wins
 	 */
-	static String describe(Message<byte[]> clientMessage, Throwable ex) {
+	static String describe(Message<byte[]> clientMessage, Throwable ex, String nodeId) {
 		for (Throwable cause = ex; cause != null; cause = cause.getCause()) {
 			if (cause instanceof ClientRejectedException) {
 				return cause.getMessage();
@@ -90,7 +94,8 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 			return MALFORMED_FRAME;
 		}
 		String reference = UUID.randomUUID().toString().substring(0, 8);
-		logger.warn("Internal error ref={} while handling a client frame: {}", reference, ex.getClass().getName());
+		logger.warn("Node {}: internal error ref={} in session {} while handling a client frame: {}", nodeId, reference,
+				sessionId(clientMessage), ex.getClass().getName());
 		return "internal error (ref " + reference + ")";
 	}
 

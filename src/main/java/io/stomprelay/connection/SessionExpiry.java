@@ -31,7 +31,10 @@ public class SessionExpiry {
 
 	private final Map<String, ScheduledFuture<?>> expiries = new ConcurrentHashMap<>();
 
-	public SessionExpiry(TaskScheduler scheduler, ClientErrors clientErrors, Duration maxSessionAge) {
+	private final String nodeId;
+
+	public SessionExpiry(String nodeId, TaskScheduler scheduler, ClientErrors clientErrors, Duration maxSessionAge) {
+		this.nodeId = nodeId;
 		this.scheduler = scheduler;
 		this.clientErrors = clientErrors;
 		this.maxSessionAge = maxSessionAge;
@@ -71,7 +74,7 @@ public class SessionExpiry {
 		if (this.expiries.remove(sessionId) == null) {
 			return;
 		}
-		logger.info("Session {} closed: token expired", sessionId);
+		logger.info("Node {}: session {} closed: token expired", this.nodeId, sessionId);
 		this.clientErrors.closeWithError(sessionId, TokenVerifier.TOKEN_EXPIRED);
 	}
 

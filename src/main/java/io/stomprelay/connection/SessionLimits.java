@@ -54,7 +54,10 @@ public class SessionLimits implements ChannelInterceptor {
 
 	private final Counter sessionRejections;
 
-	public SessionLimits(StompRelayProperties.Limits limits, MeterRegistry registry) {
+	private final String nodeId;
+
+	public SessionLimits(String nodeId, StompRelayProperties.Limits limits, MeterRegistry registry) {
+		this.nodeId = nodeId;
 		this.limits = limits;
 		this.rateRejections = rejections(registry, "rate");
 		this.subscriptionRejections = rejections(registry, "subscriptions");
@@ -145,9 +148,9 @@ public class SessionLimits implements ChannelInterceptor {
 		}
 	}
 
-	private static void reject(String sessionId, Counter counter, String reason) {
+	private void reject(String sessionId, Counter counter, String reason) {
 		counter.increment();
-		logger.warn("Session {} disconnected: {}", sessionId, reason);
+		logger.warn("Node {}: session {} disconnected: {}", this.nodeId, sessionId, reason);
 		throw new ClientRejectedException(reason);
 	}
 

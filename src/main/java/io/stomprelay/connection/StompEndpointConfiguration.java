@@ -131,8 +131,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	@Bean
 	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
-			StompRelayProperties properties) {
-		return new SessionExpiry(stompRelayScheduler, clientErrors, properties.auth().maxSessionAge());
+			StompRelayProperties properties, NodeIdentity node) {
+		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge());
 	}
 
 	@Bean
@@ -141,13 +141,13 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	@Bean
-	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry) {
-		return new SessionLimits(properties.limits(), registry);
+	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
+		return new SessionLimits(node.id(), properties.limits(), registry);
 	}
 
 	@Bean
-	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry) {
-		return new SafeStompErrorHandler(SessionLimits.rejections(registry, "frame-size"));
+	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry, NodeIdentity node) {
+		return new SafeStompErrorHandler(node.id(), SessionLimits.rejections(registry, "frame-size"));
 	}
 
 	@Bean

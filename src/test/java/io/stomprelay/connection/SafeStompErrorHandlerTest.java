@@ -25,7 +25,7 @@ class SafeStompErrorHandlerTest {
 
 	private final Counter oversizeFrames = Counter.builder("test.oversize").register(new SimpleMeterRegistry());
 
-	private final SafeStompErrorHandler handler = new SafeStompErrorHandler(this.oversizeFrames);
+	private final SafeStompErrorHandler handler = new SafeStompErrorHandler("test-node", this.oversizeFrames);
 
 	@Test
 	void aClientRejectionIsReportedWithItsOwnMessage() {

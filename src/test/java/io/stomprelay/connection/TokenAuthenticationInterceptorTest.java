@@ -46,7 +46,7 @@ class TokenAuthenticationInterceptorTest {
 		this.scheduler.setThreadNamePrefix("test-expiry-");
 		this.scheduler.initialize();
 		MessageChannel clientOutbound = (message, timeout) -> this.outbound.add(message);
-		this.expiry = new SessionExpiry(this.scheduler,
+		this.expiry = new SessionExpiry("test-node", this.scheduler,
 				new ClientErrors(new StaticListableBeanFactory(Map.of("clientOutboundChannel", clientOutbound))
 					.getBeanProvider(MessageChannel.class)),
 				Duration.ofHours(24));
