@@ -13,6 +13,7 @@ import org.springframework.messaging.simp.SimpMessageType;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.util.MimeType;
+import org.springframework.util.function.SingletonSupplier;
 
 /**
  * Receives envelopes from Redis and delivers them to this node's sessions. On the Redis I/O thread
@@ -31,7 +32,8 @@ public class RemoteDelivery implements RelayBus.Listener {
 
 	private final DeliveryLanes lanes;
 
-	private final ObjectProvider<SimpMessagingTemplate> brokerTemplate;
+	/** Resolved once, on first use: looking the bean up per message showed in the profile. */
+	private final SingletonSupplier<SimpMessagingTemplate> brokerTemplate;
 
 	private final RelayMetrics metrics;
 
@@ -40,7 +42,7 @@ public class RemoteDelivery implements RelayBus.Listener {
 		this.nodeId = nodeId;
 		this.codec = codec;
 		this.lanes = lanes;
-		this.brokerTemplate = brokerTemplate;
+		this.brokerTemplate = SingletonSupplier.of(brokerTemplate::getObject);
 		this.metrics = metrics;
 	}
 
@@ -65,7 +67,7 @@ public class RemoteDelivery implements RelayBus.Listener {
 
 	private void deliver(RelayEnvelope envelope) {
 		try {
-			this.brokerTemplate.getObject().send(envelope.destination(), toMessage(envelope));
+			this.brokerTemplate.obtain().send(envelope.destination(), toMessage(envelope));
 			this.metrics.received(envelope.kind(), envelope.originTimestamp());
 		}
 		catch (RuntimeException ex) {
