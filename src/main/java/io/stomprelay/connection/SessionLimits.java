@@ -62,9 +62,12 @@ public class SessionLimits implements ChannelInterceptor {
 		this.rateRejections = rejections(registry, "rate");
 		this.subscriptionRejections = rejections(registry, "subscriptions");
 		this.sessionRejections = rejections(registry, "sessions-per-user");
-		rejections(registry, "frame-size");
 	}
 
+	/**
+	 * The rejection counter of one limit; {@code frame-size} is counted by {@link SafeStompErrorHandler},
+	 * which sees oversize frames.
+	 */
 	static Counter rejections(MeterRegistry registry, String limit) {
 		return Counter.builder("stomp.relay.limit.rejections")
 			.description("Clients disconnected for exceeding a limit")

@@ -19,6 +19,7 @@ import org.springframework.messaging.simp.SimpMessagingTemplate;
 import org.springframework.messaging.support.AbstractSubscribableChannel;
 import org.springframework.messaging.support.ChannelInterceptor;
 
+import static io.stomprelay.support.ChannelInterceptors.indexOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -138,14 +139,6 @@ class DestinationAuthorizationIT {
 		assertThat(authentication).isNotNegative().isLessThan(authorization);
 	}
 
-	private static int indexOf(List<ChannelInterceptor> interceptors, Class<?> type) {
-		for (int i = 0; i < interceptors.size(); i++) {
-			if (type.isInstance(interceptors.get(i))) {
-				return i;
-			}
-		}
-		return -1;
-	}
 
 	private static void assertDenied(RawStompSocket socket) {
 		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("ERROR") != null);

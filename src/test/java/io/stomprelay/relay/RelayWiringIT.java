@@ -19,6 +19,7 @@ import org.springframework.messaging.support.AbstractSubscribableChannel;
 import org.springframework.messaging.support.ChannelInterceptor;
 import org.springframework.security.messaging.access.intercept.AuthorizationChannelInterceptor;
 
+import static io.stomprelay.support.ChannelInterceptors.indexOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -71,13 +72,5 @@ class RelayWiringIT {
 		return channel.getInterceptors();
 	}
 
-	private static int indexOf(List<ChannelInterceptor> interceptors, Class<?> type) {
-		for (int i = 0; i < interceptors.size(); i++) {
-			if (type.isInstance(interceptors.get(i))) {
-				return i;
-			}
-		}
-		return -1;
-	}
 
 }
