@@ -19,6 +19,10 @@ import org.slf4j.LoggerFactory;
  * <li>{@code stomp_relay_published_total{kind}}: messages published to Redis;</li>
  * <li>{@code stomp_relay_received_total{kind}}: messages from other nodes delivered locally;</li>
  * <li>{@code stomp_relay_echoes_total}: this node's own messages coming back from Redis, ignored;</li>
+ * <li>{@code stomp_relay_inbound_total} and {@code stomp_relay_inbound_bytes_total}: every pub/sub
+ * message Redis sent this node, and its payload bytes, counted on arrival before any check (so
+ * echoes, broken envelopes and messages dropped later are included): this node's Redis inbound
+ * traffic, which follows the users and destinations of its own sessions;</li>
  * <li>{@code stomp_relay_dropped_total{reason}}: messages lost, by {@link DropReason};</li>
  * <li>{@code stomp_relay_publish_latency_seconds}: time for Redis to acknowledge a publish;</li>
  * <li>{@code stomp_relay_delivery_latency_seconds}: origin publish to local hand-off;</li>
@@ -47,6 +51,10 @@ public class RelayMetrics {
 
 	private final Counter echoes;
 
+	private final Counter inbound;
+
+	private final Counter inboundBytes;
+
 	private final Timer publishLatency;
 
 	private final Timer deliveryLatency;
@@ -74,6 +82,11 @@ public class RelayMetrics {
 		}
 		this.echoes = Counter.builder("stomp.relay.echoes")
 			.description("This node's own messages returned by Redis and ignored").register(registry);
+		this.inbound = Counter.builder("stomp.relay.inbound")
+			.description("Pub/sub messages Redis sent this node, before any check").register(registry);
+		this.inboundBytes = Counter.builder("stomp.relay.inbound.bytes")
+			.description("Payload bytes of the pub/sub messages Redis sent this node (channel names not included)")
+			.register(registry);
 		this.publishLatency = Timer.builder("stomp.relay.publish.latency")
 			.description("Time until Redis acknowledged a publish").publishPercentileHistogram().register(registry);
 		this.deliveryLatency = Timer.builder("stomp.relay.delivery.latency")
@@ -104,6 +117,16 @@ public class RelayMetrics {
 
 	void slowConsumer() {
 		this.slowConsumers.increment();
+	}
+
+	/**
+	 * Counts one pub/sub message from Redis as it arrives, before it is decoded. On the Redis I/O
+	 * thread for every message, so two counter increments and nothing else.
+	 * @param payloadBytes the message's payload length
+	 */
+	void inbound(int payloadBytes) {
+		this.inbound.increment();
+		this.inboundBytes.increment(payloadBytes);
 	}
 
 	void echo() {

@@ -17,10 +17,11 @@ import org.springframework.util.function.SingletonSupplier;
 
 /**
  * Receives envelopes from Redis and delivers them to this node's sessions. On the Redis I/O thread
- * it only decodes, checks and hands off: broken or foreign envelopes are dropped and counted, this
- * node's own echo is ignored, and the delivery itself runs on {@link DeliveryLanes}. There the
- * message is re-injected into the local broker through the local {@link SimpMessagingTemplate},
- * marked with {@link RelayHeaders#RELAYED_FROM} so it is never republished.
+ * it only counts the arrival ({@code stomp_relay_inbound_total}), decodes, checks and hands off:
+ * broken or foreign envelopes are dropped and counted, this node's own echo is ignored, and the
+ * delivery itself runs on {@link DeliveryLanes}. There the message is re-injected into the local
+ * broker through the local {@link SimpMessagingTemplate}, marked with
+ * {@link RelayHeaders#RELAYED_FROM} so it is never republished.
  */
 public class RemoteDelivery implements RelayBus.Listener {
 
@@ -48,6 +49,7 @@ public class RemoteDelivery implements RelayBus.Listener {
 
 	@Override
 	public void onMessage(String channel, byte[] bytes) {
+		this.metrics.inbound(bytes.length);
 		RelayEnvelope envelope;
 		try {
 			envelope = this.codec.decode(bytes);

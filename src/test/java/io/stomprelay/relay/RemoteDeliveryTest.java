@@ -150,6 +150,9 @@ class RemoteDeliveryTest {
 			.satisfies(m -> assertThat(m.getHeaders().get(RelayHeaders.MESSAGE_ID)).isEqualTo("m-after"));
 		assertThat(counter("stomp.relay.dropped", "reason", "bad-envelope")).isEqualTo(2);
 		assertThat(this.metrics.droppedCount(DropReason.BAD_ENVELOPE)).isEqualTo(2);
+		assertThat(counter("stomp.relay.inbound", null, null)).as("every arrival, broken or not").isEqualTo(3);
+		assertThat(counter("stomp.relay.inbound.bytes", null, null))
+			.isEqualTo("garbage".length() + this.codec.encode(foreign("m-after")).length);
 	}
 
 	@Test

@@ -13,8 +13,12 @@ import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
 import io.stomprelay.relay.DropReason;
 import io.stomprelay.relay.MessageKind;
+import io.stomprelay.relay.RelayChannels;
 import io.stomprelay.support.RedisTestServer;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
@@ -61,7 +65,8 @@ class MetricsIT {
 	void everyDocumentedMetricIsExposedWithTheNodeTag() throws Exception {
 		List<String> documented = documentedMetrics();
 		assertThat(documented).contains("stomp_relay_dropped_total", "stomp_relay_local_deliveries_total",
-				"stomp_relay_slow_consumers_total", "stomp_relay_redis_connected");
+				"stomp_relay_slow_consumers_total", "stomp_relay_redis_connected", "stomp_relay_inbound_total",
+				"stomp_relay_inbound_bytes_total");
 		List<String> scrape = scrape();
 
 		for (String metric : documented) {
@@ -97,6 +102,58 @@ class MetricsIT {
 		}
 	}
 
+	@Test
+	void everyMessageRedisSendsThisNodeIsCountedAsInboundWhateverHappensToIt() throws Exception {
+		String topic = "/topic/inbound-" + UUID.randomUUID();
+		RelayChannels channels = node.bean(RelayChannels.class);
+		RedisClient redisClient = RedisClient.create(redis.url());
+		try (StompTestClient client = StompTestClient.connect(node.wsUrl(), null).subscribe(topic);
+				StatefulRedisConnection<String, String> connection = redisClient.connect()) {
+			RedisCommands<String, String> commands = connection.sync();
+			double inbound = settled("stomp_relay_inbound_total");
+			double bytes = value("stomp_relay_inbound_bytes_total");
+			double echoes = value("stomp_relay_echoes_total");
+			double bad = badEnvelopes();
+
+			// three foreign, broken messages on a channel this node needs (Redis says: one receiver)
+			for (String message : List.of("a", "bb", "ccc")) {
+				assertThat(commands.publish(channels.destinationChannel(topic), message)).isEqualTo(1);
+			}
+			// none on channels no session of this node needs: Redis does not send them here
+			assertThat(commands.publish(channels.destinationChannel(topic + "-nobody"), "dd")).isZero();
+			assertThat(commands.publish(channels.userChannel("nobody-" + UUID.randomUUID()), "ee")).isZero();
+
+			await().atMost(Duration.ofSeconds(5))
+				.until(() -> badEnvelopes() >= bad + 3);
+			assertThat(settled("stomp_relay_inbound_total")).isEqualTo(inbound + 3);
+			assertThat(value("stomp_relay_inbound_bytes_total")).isEqualTo(bytes + 6);
+
+			// one sent on this node: published to Redis, and back here as the node's own echo
+			node.bean("brokerMessagingTemplate", SimpMessagingTemplate.class).convertAndSend(topic, "echoed");
+
+			await().atMost(Duration.ofSeconds(5)).until(() -> value("stomp_relay_echoes_total") >= echoes + 1);
+			assertThat(settled("stomp_relay_inbound_total")).isEqualTo(inbound + 4);
+			assertThat(value("stomp_relay_echoes_total")).isEqualTo(echoes + 1);
+			assertThat(value("stomp_relay_inbound_bytes_total")).isGreaterThan(bytes + 6 + "echoed".length());
+		}
+		finally {
+			redisClient.shutdown();
+		}
+	}
+
+	/** The series' value once it has not changed for 300 ms (at most 5 s), so nothing is still on its way. */
+	private static double settled(String seriesPrefix) throws Exception {
+		double[] last = { value(seriesPrefix) };
+		await().atMost(Duration.ofSeconds(5)).pollDelay(Duration.ofMillis(300)).pollInterval(Duration.ofMillis(300))
+			.until(() -> {
+				double now = value(seriesPrefix);
+				boolean stable = now == last[0];
+				last[0] = now;
+				return stable;
+			});
+		return last[0];
+	}
+
 	private static List<String> documentedMetrics() throws IOException {
 		Matcher matcher = DOCUMENTED.matcher(Files.readString(OPERATIONS));
 		return matcher.results().map(match -> match.group(1)).distinct().toList();
@@ -108,6 +165,13 @@ class MetricsIT {
 				HttpResponse.BodyHandlers.ofString());
 		assertThat(response.statusCode()).isEqualTo(200);
 		return response.body().lines().filter(line -> !line.startsWith("#")).toList();
+	}
+
+	private static double badEnvelopes() throws Exception {
+		return scrape().stream()
+			.filter(line -> line.startsWith("stomp_relay_dropped_total{") && line.contains("reason=\"bad-envelope\""))
+			.mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+			.sum();
 	}
 
 	private static double value(String seriesPrefix) throws Exception {
