@@ -37,6 +37,11 @@ import org.HdrHistogram.Histogram;
  *
  * <p>{@code idle}: opens idle authenticated sessions in stages against one node and records the
  * node's heap used after a full GC and its RSS per connection.
+ *
+ * <p>{@code scale}: one session per user, user {@code u<k>} on node {@code k mod N}; a fixed-rate
+ * publisher on one node; every node's relay counters ({@code /actuator/prometheus}) read before and
+ * after each step, and one JSON line per node: how much Redis sent it against its share of the
+ * sessions.
  */
 public final class LoadGen {
 
@@ -44,16 +49,23 @@ public final class LoadGen {
 
 	private volatile RunState current;
 
+	/** The state of the last {@link #runOnce} (for per-node breakdowns). */
+	private RunState lastRun;
+
 	private LoadGen() {
 	}
 
 	public static void main(String[] argv) throws Exception {
-		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle"))) {
-			LOG.println("usage: loadgen run|idle --key value ... (see bench/README.md)");
+		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle") || argv[0].equals("scale"))) {
+			LOG.println("usage: loadgen run|idle|scale --key value ... (see bench/README.md)");
 			System.exit(64);
 		}
 		Map<String, String> a = parse(Arrays.copyOfRange(argv, 1, argv.length));
-		int rc = argv[0].equals("run") ? new LoadGen().run(a) : new LoadGen().idle(a);
+		int rc = switch (argv[0]) {
+			case "run" -> new LoadGen().run(a);
+			case "scale" -> new LoadGen().scale(a);
+			default -> new LoadGen().idle(a);
+		};
 		System.exit(rc);
 	}
 
@@ -231,6 +243,7 @@ public final class LoadGen {
 		}
 		Map<String, Long> cpu1 = ProcCpu.snapshot(pids);
 		this.current = null;
+		this.lastRun = run;
 		for (EventExecutor e : client.group()) {
 			e.submit(() -> {
 			}).syncUninterruptibly();
@@ -279,6 +292,229 @@ public final class LoadGen {
 		r.put("server_cpu_us_per_delivery", received == 0 ? null : round(serverCpu * 1000.0 / received));
 		r.put("ts", java.time.Instant.now().toString());
 		return r;
+	}
+
+	// ------------------------------------------------------------------ scale
+
+	private static final String[] COUNTERS = { "stomp_relay_published_total", "stomp_relay_inbound_total",
+			"stomp_relay_inbound_bytes_total", "stomp_relay_echoes_total", "stomp_relay_received_total",
+			"stomp_relay_local_deliveries_total", "stomp_relay_dropped_total" };
+
+	private int scale(Map<String, String> a) throws Exception {
+		String system = a.getOrDefault("system", "stomp-relay-scale");
+		String[] ws = req(a, "ws").split(",");
+		int n = ws.length;
+		String[] base = new String[n];
+		for (int i = 0; i < n; i++) {
+			base[i] = ws[i].replaceFirst("^ws", "http").replaceFirst("/ws$", "");
+		}
+		String secret = req(a, "secret");
+		int users = Integer.parseInt(a.getOrDefault("users", "200"));
+		String[] workloads = a.getOrDefault("workloads", "user,topic").split(",");
+		double userRate = Double.parseDouble(a.getOrDefault("user-rate", "2000"));
+		double topicRate = Double.parseDouble(a.getOrDefault("topic-rate", "20"));
+		int seconds = Integer.parseInt(a.getOrDefault("seconds", "8"));
+		int payload = Integer.parseInt(a.getOrDefault("payload", "100"));
+		int drainSeconds = Integer.parseInt(a.getOrDefault("drain", "5"));
+		int warmSeconds = Integer.parseInt(a.getOrDefault("warmup-seconds", "2"));
+		int publisher = Integer.parseInt(a.getOrDefault("publisher", "0"));
+		int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
+		String redis = a.get("redis");
+		Path out = Path.of(a.getOrDefault("out", "results/results.jsonl"));
+		Map<String, Long> pids = pids(a.getOrDefault("pids", ""));
+		pids.put("generator", ProcessHandle.current().pid());
+
+		Map<String, Object> common = new LinkedHashMap<>();
+		common.put("system", system);
+		common.put("nodes", n);
+		common.put("users", users);
+		common.put("sessions", users);
+		common.put("payload_bytes", payload);
+		common.put("seconds", seconds);
+		common.put("publisher_node", publisher);
+
+		HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+		List<Session> sessions = new ArrayList<>();
+		int[] nodeOf = new int[users];
+		int[] sessionsOn = new int[n];
+		try (WsClient client = new WsClient(threads, Protocol.STOMP, false, () -> this.current)) {
+			for (int u = 0; u < users; u++) {
+				String user = "u" + u;
+				nodeOf[u] = u % n;
+				sessionsOn[u % n]++;
+				sessions.add(new Session(u, user, Jwt.hs256(secret, user, List.of("USER"), 3600), ws[u % n]));
+			}
+			long t0 = System.nanoTime();
+			int failedSessions = openAll(client, sessions, null, 64, true, 120);
+			LOG.printf("[%s N=%d] %d sessions ready (%d failed) in %d ms%n", system, n, sessions.size() - failedSessions,
+					failedSessions, (System.nanoTime() - t0) / 1_000_000);
+			if (failedSessions > 0) {
+				Map<String, Object> err = new LinkedHashMap<>(common);
+				err.put("phase", "error");
+				err.put("error", failedSessions + " of " + sessions.size() + " sessions failed to connect/authenticate");
+				emit(out, err);
+				return 2;
+			}
+			// warm-up, not counted: JITs, and every node's delivery path once (topic at 20 messages/s needs none)
+			for (String workload : a.getOrDefault("warmup-workloads", "user").split(",")) {
+				boolean topic = workload.equals("topic");
+				int fanout = topic ? users : 1;
+				long rate = Math.round((topic ? topicRate : userRate) * fanout);
+				Map<String, Object> r = runOnce(http, client, base[publisher], workload, users, fanout, users, rate,
+						warmSeconds, payload, drainSeconds, pids, Double.MAX_VALUE);
+				LOG.printf("[%s N=%d/%s] warm-up: loss=%s p99=%sms%n", system, n, workload, r.get("loss"), r.get("p99_ms"));
+			}
+			for (String workload : workloads) {
+				boolean topic = workload.equals("topic");
+				int fanout = topic ? users : 1;
+				double messageRate = topic ? topicRate : userRate;
+				quiet(base, http);
+				List<Map<String, Double>> before = scrapeAll(http, base);
+				Map<String, Long> redisBefore = NodeCounters.redisStats(redis);
+				Map<String, Object> r = runOnce(http, client, base[publisher], workload, users, fanout, users,
+						Math.round(messageRate * fanout), seconds, payload, drainSeconds, pids, Double.MAX_VALUE);
+				List<Map<String, Double>> after = settle(http, base);
+				Map<String, Long> redisAfter = NodeCounters.redisStats(redis);
+				RunState run = this.lastRun;
+
+				double[][] delta = new double[n][COUNTERS.length];
+				double publishedCluster = 0;
+				double inboundCluster = 0;
+				for (int i = 0; i < n; i++) {
+					for (int c = 0; c < COUNTERS.length; c++) {
+						delta[i][c] = NodeCounters.sum(after.get(i), COUNTERS[c], null)
+								- NodeCounters.sum(before.get(i), COUNTERS[c], null);
+					}
+					publishedCluster += delta[i][0];
+					inboundCluster += delta[i][1];
+				}
+				long sent = (long) r.get("sent");
+				@SuppressWarnings("unchecked")
+				Map<String, Object> cpu = (Map<String, Object>) r.get("cpu_ms");
+
+				Map<String, Object> step = new LinkedHashMap<>(common);
+				step.put("workload", workload);
+				step.put("phase", "scale-step");
+				step.put("message_rate", messageRate);
+				for (String k : List.of("planned", "sent", "fanout", "expected", "received", "loss", "duplicates",
+						"out_of_order", "stale", "delivered_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "cpu_ms")) {
+					step.put(k, r.get(k));
+				}
+				step.put("ok", (long) r.get("loss") == 0 && (long) r.get("duplicates") == 0
+						&& (long) r.get("sent") >= (long) r.get("planned"));
+				if (topic) { // every session must have every message
+					step.put("sessions_short", Arrays.stream(run.received).filter(x -> x != sent).count());
+				}
+				step.put("published_cluster", (long) publishedCluster);
+				step.put("inbound_cluster", (long) inboundCluster);
+				if (!redisBefore.isEmpty() && !redisAfter.isEmpty()) {
+					for (String k : List.of("total_commands_processed", "total_net_input_bytes", "total_net_output_bytes")) {
+						if (redisBefore.containsKey(k) && redisAfter.containsKey(k)) {
+							step.put("redis_" + k, redisAfter.get(k) - redisBefore.get(k));
+						}
+					}
+				}
+				step.put("ts", java.time.Instant.now().toString());
+				emit(out, step);
+
+				for (int i = 0; i < n; i++) {
+					long clientReceived = 0;
+					long dups = 0;
+					for (Session s : sessions) {
+						if (nodeOf[s.index] == i) {
+							clientReceived += run.received[s.index];
+							dups += run.duplicates[s.index];
+						}
+					}
+					Map<String, Object> row = new LinkedHashMap<>(common);
+					row.put("workload", workload);
+					row.put("phase", "scale");
+					row.put("node", i);
+					row.put("node_id", NodeCounters.nodeId(after.get(i)));
+					row.put("is_publisher", i == publisher);
+					row.put("local_sessions", sessionsOn[i]);
+					row.put("server_sessions", (long) NodeCounters.sum(after.get(i), "stomp_relay_sessions", "kind=\"authenticated\""));
+					row.put("share", round((double) sessionsOn[i] / users));
+					row.put("message_rate", messageRate);
+					row.put("sent", sent);
+					row.put("published_cluster", (long) publishedCluster);
+					row.put("published", (long) delta[i][0]);
+					row.put("inbound", (long) delta[i][1]);
+					row.put("inbound_bytes", (long) delta[i][2]);
+					row.put("echoes", (long) delta[i][3]);
+					row.put("received_from_other_nodes", (long) delta[i][4]);
+					row.put("local_deliveries", (long) delta[i][5]);
+					row.put("dropped", (long) delta[i][6]);
+					row.put("inbound_per_published", publishedCluster == 0 ? null : round(delta[i][1] / publishedCluster));
+					row.put("expected_share", topic ? 1.0 : round((double) sessionsOn[i] / users));
+					row.put("redis_subscriptions", (long) NodeCounters.sum(after.get(i), "stomp_relay_redis_subscriptions", null));
+					row.put("client_received", clientReceived);
+					row.put("client_expected", topic ? sent * sessionsOn[i] : null);
+					row.put("client_duplicates", dups);
+					row.put("cpu_ms", cpu.get("n" + i));
+					row.put("step_loss", r.get("loss"));
+					row.put("ts", java.time.Instant.now().toString());
+					emit(out, row);
+					LOG.printf("[%s N=%d/%s] node %d: sessions=%d share=%.3f published=%d inbound=%d (%.3f of %d) "
+							+ "echoes=%d relayed-in=%d local=%d client=%d dropped=%d%n", system, n, workload, i,
+							sessionsOn[i], (double) sessionsOn[i] / users, (long) delta[i][0], (long) delta[i][1],
+							publishedCluster == 0 ? 0 : delta[i][1] / publishedCluster, (long) publishedCluster,
+							(long) delta[i][3], (long) delta[i][4], (long) delta[i][5], clientReceived,
+							(long) delta[i][6]);
+				}
+				LOG.printf("[%s N=%d/%s] sent=%d received=%s loss=%s dup=%s p99=%sms%n", system, n, workload, sent,
+						r.get("received"), r.get("loss"), r.get("duplicates"), r.get("p99_ms"));
+			}
+			for (Session s : sessions) {
+				if (s.channel != null) {
+					s.channel.close();
+				}
+			}
+		}
+		return 0;
+	}
+
+	private static List<Map<String, Double>> scrapeAll(HttpClient http, String[] base) throws Exception {
+		List<Map<String, Double>> all = new ArrayList<>();
+		for (String b : base) {
+			all.add(NodeCounters.scrape(http, b));
+		}
+		return all;
+	}
+
+	/** Scrapes every node until the relay counters stop moving (250 ms apart, at most 5 s). */
+	private static List<Map<String, Double>> settle(HttpClient http, String[] base) throws Exception {
+		List<Map<String, Double>> last = scrapeAll(http, base);
+		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+		while (System.nanoTime() < deadline) {
+			Thread.sleep(250);
+			List<Map<String, Double>> now = scrapeAll(http, base);
+			if (signature(now) == signature(last)) {
+				return now;
+			}
+			last = now;
+		}
+		return last;
+	}
+
+	private static double signature(List<Map<String, Double>> scrapes) {
+		double s = 0;
+		for (Map<String, Double> m : scrapes) {
+			for (String c : COUNTERS) {
+				s += NodeCounters.sum(m, c, null);
+			}
+		}
+		return s;
+	}
+
+	/** No delivery for 1 s (at most 30 s), then the node counters settled. */
+	private static void quiet(String[] base, HttpClient http) throws Exception {
+		long start = System.nanoTime();
+		while (System.nanoTime() - FrameHandler.lastDeliveryNanos < 1_000_000_000L
+				&& System.nanoTime() - start < 30_000_000_000L) {
+			Thread.sleep(100);
+		}
+		settle(http, base);
 	}
 
 	/** Connects all sessions with at most {@code inFlight} handshakes pending; returns the failure count. */
