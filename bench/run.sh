@@ -5,26 +5,34 @@
 # missing Debian packages and npm deps, runs every system with the same workloads and client
 # counts, the idle-connection memory test and redis-benchmark, then writes docs/BENCHMARKS.md
 # and docs/bench-latency.png. Everything listens on 127.0.0.1 only, on free ports; every
-# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores.
+# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale.
 #
 # Knobs (environment):
-#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers
-#             (memory-small-buffers = the memory test again with stomp-relay.limits.message-size=8KB)
+#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers,scale
+#             (memory-small-buffers = the memory test again with stomp-relay.limits.message-size=8KB;
+#              scale = 2, 3 and 4 product nodes, Redis inbound traffic per node)
 #   RATES     offered deliveries/s steps, default 1000,2000,5000,10000,20000,40000,60000
 #   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19000)
 #   DEFLATE=1 offers permessage-deflate from the client (off by default)
+#   scale: SCALE_NODES (2,3,4)  SCALE_USER_RATE (2000 messages/s)  SCALE_TOPIC_RATE (20 messages/s)
+#          SCALE_SECONDS (8)  SCALE_JVM_FLAGS (-Xms256m -Xmx1g -XX:+UseG1GC)
 #   NO_REPORT=1 skips writing docs/; SKIP_INSTALL=1 skips apt/npm
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
-SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers}
+SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers,scale}
 RATES=${RATES:-1000,2000,5000,10000,20000,40000,60000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
 PAYLOAD=${PAYLOAD:-100}
 MEM_STAGES=${MEM_STAGES:-10000,19000}
 DEFLATE=${DEFLATE:-0}
+SCALE_NODES=${SCALE_NODES:-2,3,4}
+SCALE_USER_RATE=${SCALE_USER_RATE:-2000}
+SCALE_TOPIC_RATE=${SCALE_TOPIC_RATE:-20}
+SCALE_SECONDS=${SCALE_SECONDS:-8}
+SCALE_JVM_FLAGS=${SCALE_JVM_FLAGS:-"-Xms256m -Xmx1g -XX:+UseG1GC"}
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$BENCH_DIR/results/$RUN_ID"
 LOG_DIR="$RESULTS_DIR/logs"
@@ -81,7 +89,7 @@ LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 
 PRODUCT_JAR=""
 PRODUCT_START_CLASS=""
-if has stomp-relay || has stomp-relay-norelay || has memory; then
+if has stomp-relay || has stomp-relay-norelay || has memory || has scale; then
   say "building the product from a copy of $REPO_DIR"
   mkdir -p "$WORK_DIR/product"
   tar -C "$REPO_DIR" --exclude=./target --exclude=node_modules --exclude=./bench --exclude=./.git \
@@ -112,6 +120,8 @@ json.dump({
   "socketio": sh("node -p \"require('$BENCH_DIR/socketio/node_modules/socket.io/package.json').version\""),
   "redis_adapter": sh("node -p \"require('$BENCH_DIR/socketio/node_modules/@socket.io/redis-adapter/package.json').version\""),
   "jvm_flags": "$JVM_FLAGS", "generator_jvm_flags": "$GEN_FLAGS", "rates": "$RATES", "step_seconds": $STEP_SECONDS,
+  "scale_nodes": "$SCALE_NODES", "scale_user_rate": $SCALE_USER_RATE, "scale_topic_rate": $SCALE_TOPIC_RATE,
+  "scale_seconds": $SCALE_SECONDS, "scale_jvm_flags": "$SCALE_JVM_FLAGS",
   "product_start_class": "$PRODUCT_START_CLASS", "users": $USERS, "payload": $PAYLOAD, "deflate": "$DEFLATE" == "1", "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
 }, open(sys.argv[1], "w"), indent=1)
 PY
@@ -255,6 +265,49 @@ bench_memory() { # [label stages extra-product-args...]
   stop_all
 }
 
+# One Redis; for each N in SCALE_NODES (ascending) the cluster is grown to N product nodes (the
+# first ones started together, then one more per round: JVM start-up is the main cost, and every
+# round runs on exactly N nodes); user u's one session on node u mod N, the publisher on node 0;
+# per node: Redis inbound messages (stomp_relay_inbound_total) against its share of the sessions.
+bench_scale() {
+  local t0 n i rp ws pids ok up=0 ports=() saved_flags=$JVM_FLAGS
+  t0=$(date +%s)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  JVM_FLAGS=$SCALE_JVM_FLAGS
+  rp=$(free_port); start_redis "$rp"
+  pids="redis=$REDIS_PID"
+  for n in ${SCALE_NODES//,/ }; do
+    ok=1
+    for ((i = up; i < n; i++)); do # started at once, then awaited
+      ports[i]=$(free_port)
+      # shellcheck disable=SC2046
+      launch_java "scale-n$i" "${ports[i]}" "$PRODUCT_JAR" $(product_args "$rp" "n$i")
+      pids+=",n$i=$JAVA_PID"
+    done
+    for ((i = up; i < n; i++)); do await_port "scale-n$i" "${ports[i]}" || ok=0; done
+    up=$n
+    if [ "$ok" != 1 ]; then
+      echo "{\"system\":\"stomp-relay-scale\",\"phase\":\"error\",\"error\":\"not all of $n nodes started\"}" >>"$RESULTS"
+      break
+    fi
+    ws=""
+    for ((i = 0; i < n; i++)); do ws+="${ws:+,}ws://127.0.0.1:${ports[i]}/ws"; done
+    say "scale: $n nodes up ($(($(date +%s) - t0)) s into the scale part), load average $(loadavg)"
+    record java $GEN_FLAGS -jar "$LOADGEN" scale --system stomp-relay-scale --ws "$ws" --publisher 0 \
+      --secret "$SECRET" --users "$USERS" --workloads user,topic --user-rate "$SCALE_USER_RATE" \
+      --topic-rate "$SCALE_TOPIC_RATE" --seconds "$SCALE_SECONDS" --payload "$PAYLOAD" \
+      --redis "127.0.0.1:$rp" --pids "$pids" --out "$RESULTS" \
+      >"$LOG_DIR/gen-scale$n.out" 2>"$LOG_DIR/gen-scale$n.err" ||
+      say "scale: generator exited non-zero for N=$n (see $LOG_DIR/gen-scale$n.err)"
+    grep -E '^\[' "$LOG_DIR/gen-scale$n.err" | sed 's/^/    /' >&2 || true
+  done
+  stop_all
+  JVM_FLAGS=$saved_flags
+  unset JAVA_MAIN
+  echo "{\"system\":\"stomp-relay-scale\",\"phase\":\"scale-duration\",\"nodes\":\"$SCALE_NODES\",\"seconds\":$(($(date +%s) - t0)),\"loadavg\":\"$(loadavg)\"}" >>"$RESULTS"
+  say "scale: done in $(($(date +%s) - t0)) s"
+}
+
 # ------------------------------------------------------------------ run
 if [ -n "$PRODUCT_JAR" ]; then
   has stomp-relay && bench_stomp_relay
@@ -269,6 +322,7 @@ if [ -n "$PRODUCT_JAR" ]; then
   if has memory-small-buffers; then
     bench_memory "stomp-relay, message-size=8KB" 5000 --stomp-relay.limits.message-size=8KB
   fi
+  if has scale; then bench_scale; fi
 fi
 
 say "results: $RESULTS"
