@@ -18,6 +18,8 @@ LABEL = {
     "rabbit-relay": "Spring StompBrokerRelay + RabbitMQ STOMP, 2 nodes",
     "socketio": "socket.io 4 + redis-adapter, 2 nodes",
 }
+# the name in SYSTEMS=... of bench/run.sh, where it differs from the system name in the rows
+SYSTEMS_KEY = {"stomp-relay-1node-norelay": "stomp-relay-norelay", "stomp-relay-scale": "scale"}
 WORKLOAD_TEXT = {
     "user": "User destinations: each message goes to `/user/{u}/queue/bench` of a random user "
             "(one publish = 2 deliveries: the user's session on node A and on node B).",
@@ -72,9 +74,10 @@ def main():
         extra_rows = [r for r in load(os.path.join(extra, "results.jsonl")) if r.get("phase") not in ("memory", "redis-benchmark")]
         replaced = {r["system"] for r in extra_rows}
         extra_meta = json.load(open(os.path.join(extra, "meta.json")))
+        had = {r.get("system") for r in rows} & replaced
         rows = [r for r in rows if r.get("system") not in replaced or r.get("phase") in ("memory", "redis-benchmark")]
         rows += extra_rows
-        overrides.append((extra_meta["run_id"], sorted(replaced), extra_meta))
+        overrides.append((extra_meta["run_id"], sorted(replaced), extra_meta, had))
     commands = []
     cpath = os.path.join(results_dir, "commands.txt")
     if os.path.exists(cpath):
@@ -99,10 +102,11 @@ def main():
       "(not committed). See `bench/README.md` for the workloads and how the numbers are measured." %
       (meta["run_id"], meta["run_id"]))
     w("")
-    for run_id, replaced, extra_meta in overrides:
+    for run_id, replaced, extra_meta, had in overrides:
+        keys = sorted({SYSTEMS_KEY.get(s, s) for s in replaced})
         w(f"The rows of {', '.join(replaced)} come from the later run `{run_id}` (same script, "
-          f"`SYSTEMS={','.join(replaced)}`, load average at its start {' '.join(extra_meta['loadavg_at_start'])}), "
-          "which replaced that system's rows of the main run.")
+          f"`SYSTEMS={','.join(keys)}`, load average at its start {' '.join(extra_meta['loadavg_at_start'])})" +
+          (", which replaced that system's rows of the main run." if had else "; the main run did not have them."))
         w("")
     w("## Machine")
     w("")
@@ -115,30 +119,38 @@ def main():
     w(f"| Java | {meta['java']} |")
     w(f"| Node | {meta['node']} |")
     w(f"| Redis | {meta['redis']} |")
-    w(f"| RabbitMQ / Erlang | {meta['rabbitmq']} / {meta['erlang']} |")
-    w(f"| socket.io / redis-adapter | {meta['socketio']} / {meta['redis_adapter']} |")
-    w(f"| server JVM flags | `{meta['jvm_flags']}` |")
+    ran = {r.get("system") for r in rows}
+    if "rabbit-relay" in ran:
+        w(f"| RabbitMQ / Erlang | {meta['rabbitmq']} / {meta['erlang']} |")
+    if "socketio" in ran:
+        w(f"| socket.io / redis-adapter | {meta['socketio']} / {meta['redis_adapter']} |")
+    if steps or mem:
+        w(f"| server JVM flags | `{meta['jvm_flags']}` |")
+    if SCALE in ran:
+        w(f"| server JVM flags, scale run | `{meta.get('scale_jvm_flags', meta['jvm_flags'])}` |")
     w(f"| generator JVM flags | `{meta['generator_jvm_flags']}` |")
     w(f"| load average at start | {' '.join(meta['loadavg_at_start'])} |")
     w("")
     w("Everything (servers, Redis/RabbitMQ and the load generator) shares these cores, so the "
-      "absolute numbers are low and include the generator's own CPU; compare systems with each other. "
-      "Load average before each system: " +
-      ", ".join(f"{s}: {v}" for s, v in envs.items()) + ".")
+      "absolute numbers are low and include the generator's own CPU; compare systems with each other." +
+      (" Load average before each system: " + ", ".join(f"{s}: {v}" for s, v in envs.items()) + "." if envs else ""))
     w("")
-    w(f"Workload settings: {meta['users']} users x 2 sessions (one on each node; both on the single node "
-      f"for the 1-node ceiling) = {2 * meta['users']} WebSocket sessions, payload ~{meta['payload']} bytes, "
-      f"steps of {meta['step_seconds']} s at offered rates {meta['rates']} deliveries/s, "
-      f"permessage-deflate {'offered' if meta['deflate'] else 'off'}. A step passes with 0 lost, 0 duplicate "
-      "deliveries, every scheduled message published, and p99 < 100 ms; a failing step is retried once, "
-      "then the search stops. Latency = receive time - scheduled send time (open loop, so queueing "
-      "shows as latency).")
-    w("")
+    if steps:
+        w(f"Workload settings: {meta['users']} users x 2 sessions (one on each node; both on the single node "
+          f"for the 1-node ceiling) = {2 * meta['users']} WebSocket sessions, payload ~{meta['payload']} bytes, "
+          f"steps of {meta['step_seconds']} s at offered rates {meta['rates']} deliveries/s, "
+          f"permessage-deflate {'offered' if meta['deflate'] else 'off'}. A step passes with 0 lost, 0 duplicate "
+          "deliveries, every scheduled message published, and p99 < 100 ms; a failing step is retried once, "
+          "then the search stops. Latency = receive time - scheduled send time (open loop, so queueing "
+          "shows as latency).")
+        w("")
     if errors:
         w("**Errors:** " + "; ".join(f"{e.get('system')}: {e.get('error')}" for e in errors))
         w("")
 
     for workload in ["user", "topic"]:
+        if not any(k[1] == workload for k in summaries):
+            continue  # a run without the peak-search systems (e.g. SYSTEMS=scale)
         w(f"## Workload `{workload}`")
         w("")
         w(WORKLOAD_TEXT[workload])
@@ -211,6 +223,8 @@ def main():
         w("JVM flags and extra arguments: " + "; ".join(sorted({f"{r['system']}: `{r.get('jvm_flags', '')}`" for r in mem})) + ".")
         w("")
 
+    scaling(w, rows, rb, summaries, mem)
+
     notes = []
     big = [r for r in mem if r["system"] == PRODUCT and (r.get("heap_kb_per_connection") or 0) > 100]
     small = [r for r in mem if r["system"] != PRODUCT]
@@ -229,7 +243,7 @@ def main():
         notes.append("Out-of-order deliveries (within one session) were seen for: " + ", ".join(ooo) + ". For the "
                      "Spring-based systems this is Spring's default: `clientOutboundChannel` is a thread pool, and "
                      "per-session order is only kept with `setPreservePublishOrder(true)`.")
-    if any(r["system"].startswith(PRODUCT) for r in steps):
+    if any(r["system"].startswith(PRODUCT) for r in steps) or any(r.get("system") == SCALE for r in rows):
         start_class = meta.get("product_start_class")
         if start_class and start_class != "io.stomprelay.StompRelayApplication":
             notes.append(f"The product jar's manifest `Start-Class` is `{start_class}`, not the production entry point, "
@@ -245,21 +259,22 @@ def main():
             w("* " + n)
         w("")
 
-    w("## Every step")
-    w("")
-    w("| system | workload | offered/s | delivered/s | lost | dup | out of order | p50 ms | p99 ms | p99.9 ms | max ms "
-      "| server CPU µs/delivery | generator CPU µs/delivery | pass |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for r in steps + list(halves.values()):
-        gen = (r.get("cpu_us_per_delivery") or {}).get("generator")
-        tag = " (half peak)" if r.get("phase") == "half" else ""
-        w(f"| {r['system']} | {r['workload']}{tag} | {fmt(r['offered_rate'])} | {fmt(r['delivered_per_s'])} | "
-          f"{fmt(r['loss'])} | {fmt(r['duplicates'])} | {fmt(r['out_of_order'])} | {fmt(r['p50_ms'])} | "
-          f"{fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {fmt(r['max_ms'])} | {fmt(r.get('server_cpu_us_per_delivery'))} "
-          f"| {fmt(gen)} | {'yes' if r['ok'] else 'no'} |")
-    w("")
-    w("![p99 latency vs offered rate](bench-latency.png)")
-    w("")
+    if steps:
+        w("## Every step")
+        w("")
+        w("| system | workload | offered/s | delivered/s | lost | dup | out of order | p50 ms | p99 ms | p99.9 ms | max ms "
+          "| server CPU µs/delivery | generator CPU µs/delivery | pass |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in steps + list(halves.values()):
+            gen = (r.get("cpu_us_per_delivery") or {}).get("generator")
+            tag = " (half peak)" if r.get("phase") == "half" else ""
+            w(f"| {r['system']} | {r['workload']}{tag} | {fmt(r['offered_rate'])} | {fmt(r['delivered_per_s'])} | "
+              f"{fmt(r['loss'])} | {fmt(r['duplicates'])} | {fmt(r['out_of_order'])} | {fmt(r['p50_ms'])} | "
+              f"{fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {fmt(r['max_ms'])} | {fmt(r.get('server_cpu_us_per_delivery'))} "
+              f"| {fmt(gen)} | {'yes' if r['ok'] else 'no'} |")
+        w("")
+        w("![p99 latency vs offered rate](bench-latency.png)")
+        w("")
     if commands:
         w("## Exact commands")
         w("")
@@ -272,8 +287,199 @@ def main():
 
     with open(os.path.join(docs_dir, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(out))
-    plot(steps, systems, os.path.join(docs_dir, "bench-latency.png"))
+    if steps:
+        plot(steps, systems, os.path.join(docs_dir, "bench-latency.png"))
 
+
+
+SCALE = "stomp-relay-scale"
+
+
+def scaling(w, rows, rb, summaries, mem):
+    """The "Scaling: Redis inbound per node" section (if the run has `scale` rows) and the capacity model."""
+    per_node = [r for r in rows if r.get("system") == SCALE and r.get("phase") == "scale"]
+    step_rows = {(r["nodes"], r["workload"]): r for r in rows if r.get("system") == SCALE and r.get("phase") == "scale-step"}
+    duration = next((r for r in rows if r.get("system") == SCALE and r.get("phase") == "scale-duration"), None)
+    errors = [r for r in rows if r.get("system") == SCALE and r.get("phase") == "error"]
+    env_bytes = None
+    if per_node:
+        any_row = per_node[0]
+        w("## Scaling: Redis inbound per node")
+        w("")
+        w("System `scale` of `bench/run.sh`: one Redis and N = " +
+          ", ".join(str(n) for n in sorted({r["nodes"] for r in per_node})) +
+          " stomp-relay processes on this machine. The cluster is grown from one round to the next (n0 and n1 start "
+          "together, n2 joins for N = 3, n3 for N = 4), so every round runs on exactly N nodes. "
+          f"{any_row['users']} users with one session each: user `u<k>` is on node k mod N, so a node holds about "
+          "1/N of the sessions; every session subscribes to `/user/queue/bench` and `/topic/bench`. The publisher "
+          "(`POST /api/loadtest/runs`) runs on n0. Before and after each step the generator reads every node's "
+          "`/actuator/prometheus`: **inbound** is the growth of `stomp_relay_inbound_total`, every pub/sub message "
+          "Redis sent that node, counted on arrival before any check (n0's echoes of its own publishes included); "
+          "**published** is the growth of `stomp_relay_published_total` over all nodes (all of it on n0 here). "
+          "**Loss** is the generator's: messages sent x fan-out minus unique deliveries, over the whole step.")
+        w("")
+        if duration:
+            w(f"The whole scale part (start-up of Redis and the nodes, {len(step_rows)} steps, shutdown) took "
+              f"{duration['seconds']} s; load average at its end: {duration.get('loadavg', 'n/a')}.")
+            w("")
+        if errors:
+            w("**Errors:** " + "; ".join(str(e.get("error")) for e in errors))
+            w("")
+        for workload in ["user", "topic"]:
+            wrows = sorted((r for r in per_node if r["workload"] == workload), key=lambda r: (r["nodes"], r["node"]))
+            if not wrows:
+                continue
+            rate = wrows[0]["message_rate"]
+            rate = int(rate) if float(rate).is_integer() else rate
+            if workload == "user":
+                w(f"### `user`: {fmt(rate)} messages/s for {wrows[0]['seconds']} s, each to `/user/u<random>/queue/bench`")
+            else:
+                w(f"### `topic`: {fmt(rate)} messages/s for {wrows[0]['seconds']} s to `/topic/bench` "
+                  "(subscribed by every session, so by every node)")
+            w("")
+            w("| N | node | sessions on it | share of sessions | published (cluster) | inbound to node | "
+              "inbound / published | delivered to its sessions | loss (step) |")
+            w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+            for r in wrows:
+                node = f"{r.get('node_id') or r['node']}" + (" (publisher)" if r.get("is_publisher") else "")
+                w(f"| {r['nodes']} | {node} | {fmt(r['local_sessions'])} | {r['share']:.3f} | {fmt(r['published_cluster'])} | "
+                  f"{fmt(r['inbound'])} | {fmt(r.get('inbound_per_published'), 3)} | {fmt(r['local_deliveries'])} | "
+                  f"{fmt(r['step_loss'])} |")
+            w("")
+            ns = sorted({r["nodes"] for r in wrows})
+            total_in = {n: sum(r["inbound"] for r in wrows if r["nodes"] == n) for n in ns}
+            published = {n: next(r["published_cluster"] for r in wrows if r["nodes"] == n) for n in ns}
+            loss = sum(step_rows[(n, workload)]["loss"] for n in ns if (n, workload) in step_rows)
+            ok = all(step_rows.get((n, workload), {}).get("ok") for n in ns)
+            if workload == "user":
+                dev = max(abs((r.get("inbound_per_published") or 0) - r["share"]) for r in wrows)
+                ratios = ", ".join(f"N = {n}: {total_in[n] / published[n]:.2f}" for n in ns if published[n])
+                big = max(ns)
+                w(f"Each node's inbound follows its own sessions: inbound / published is the node's share of the sessions "
+                  f"(largest gap {dev * 100:.1f} percentage points; the publisher picks users at random), and all nodes "
+                  f"together received the published count once ({ratios}), whatever N. In a broadcast design (Spring's "
+                  "user-destination broadcast to `/topic/unresolved-user`, or one channel every node subscribes to) every "
+                  f"node would receive 100% of the published messages, N times the total: at N = {big} that is "
+                  f"{fmt(big * published[big])} inbound messages instead of {fmt(total_in[big])}. "
+                  f"Loss over these steps: {fmt(loss)}{'' if ok else ' (a step did not pass: see results.jsonl)'}.")
+                b = [r for r in wrows if r["inbound"]]
+                if b:
+                    env_bytes = sum(r["inbound_bytes"] for r in b) / sum(r["inbound"] for r in b)
+            else:
+                w("Every node has subscribers of `/topic/bench`, so every node receives every message: inbound / published "
+                  "is 1.00 on each node for every N, exactly what a broadcast would send. Per-destination channels only "
+                  "keep a destination's traffic away from nodes with no subscriber of it; what shrinks with N here is "
+                  "each node's WebSocket work (published x its own subscribers). "
+                  f"Loss over these steps: {fmt(loss)}{'' if ok else ' (a step did not pass: see results.jsonl)'}.")
+            w("")
+        redis_rows = [step_rows[k] for k in sorted(step_rows, key=lambda k: (k[1] != "user", k[0]))
+                      if "redis_total_net_output_bytes" in step_rows[k]]
+        if redis_rows:
+            w("Redis's side of the same steps (`INFO stats` before and after; commands include the one `INFO` itself):")
+            w("")
+            w("| workload | N | published | Redis commands | bytes into Redis | bytes out of Redis | bytes out per published message |")
+            w("|---|---:|---:|---:|---:|---:|---:|")
+            for r in redis_rows:
+                pub = r.get("published_cluster") or 0
+                w(f"| {r['workload']} | {r['nodes']} | {fmt(pub)} | {fmt(r['redis_total_commands_processed'])} | "
+                  f"{fmt(r['redis_total_net_input_bytes'])} | {fmt(r['redis_total_net_output_bytes'])} | "
+                  f"{fmt(r['redis_total_net_output_bytes'] / pub if pub else None)} |")
+            w("")
+            w("For user messages Redis's output does not depend on N (each message goes to the one node holding the user's "
+              "session); for the topic it grows with N (one copy per subscribing node).")
+            w("")
+        if env_bytes:
+            w(f"A relay envelope for a ~{any_row['payload_bytes']}-byte payload is {env_bytes:.0f} bytes "
+              "(`stomp_relay_inbound_bytes_total` / `stomp_relay_inbound_total`).")
+            w("")
+    capacity_model(w, per_node, rb, summaries, mem, env_bytes)
+
+
+def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
+    """Static text, with this run's numbers where it has them."""
+    w("## Capacity model")
+    w("")
+    w("Symbols: U = user-destination messages/s (cluster-wide); k = nodes holding a session of the target user "
+      "(1 when a user's sessions are on one node, at most min(sessions of the user, N)); T_d = messages/s to a "
+      "`/topic` destination d, n_d = nodes with at least one subscriber of d, s_d = its subscribers; N = nodes.")
+    w("")
+    w("* **A node** spends CPU on three things: *local deliveries* (one MESSAGE frame per own session a message "
+      "reaches: the dominant cost), *inbound Redis messages* for its own users and destinations (decode, then "
+      "one local broker dispatch; inbound_i ≈ U × k/N + Σ T_d over the destinations it has subscribers of), and "
+      "*its own publishes* (what its application code and HTTP API send: encoded and published once, delivered "
+      "locally without Redis). Nothing else crosses: a node receives no traffic for users and destinations it has "
+      "no session for.")
+    a = b = None
+    by = {(r["subscribers"], r["pipeline"]): r["rps"] for r in rb}
+    if (0, 16) in by and (2, 16) in by:
+        a = 1e6 / by[(0, 16)]
+        b = max(0.0, (1e6 / by[(2, 16)] - a) / 2)
+    redis_txt = ("* **Redis** (one thread) reads P = U + Σ T_d PUBLISH commands per second and writes "
+                 "O = U × k + Σ T_d × n_d messages to subscribers: time per second ≈ a × P + b × O. ")
+    if a is not None:
+        redis_txt += (f"From the redis-benchmark rows (pipeline 16, ~100-byte payload): a ≈ 1/{fmt(by[(0, 16)])} = "
+                      f"{a:.2f} µs per PUBLISH and b ≈ ({1e6 / by[(2, 16)]:.2f} − {a:.2f}) / 2 = {b:.2f} µs per copy to a "
+                      "subscriber. ")
+    else:
+        redis_txt += "a and b come from the redis-benchmark rows (PUBLISH/s with 0 and 2 subscribers, pipelined). "
+    redis_txt += ("That is a best case (relay envelopes are larger" +
+                  (f", {env_bytes:.0f} bytes here," if env_bytes else "") +
+                  " and the relay flushes each PUBLISH on its own rather than in batches of 16), so plan for Redis at "
+                  "most half busy: "
+                  "a × P + b × O ≤ 0.5 s per second. The relay runs against one standalone Redis, so this is the "
+                  "cluster's ceiling.")
+    w(redis_txt)
+    user_max = topic10 = None
+    if a is not None:
+        user_max = 0.5e6 / (a + b)
+        topic10 = 0.5e6 / (a + 10 * b)
+    w("* **User traffic** spreads: with users spread over the nodes, each node's inbound is ≈ U × k/N and its "
+      "deliveries ≈ its share of the target sessions, so both shrink as nodes are added and capacity grows with N "
+      "(measured above: inbound / published = the node's share of the sessions, for N = 2, 3, 4). The ceiling is "
+      "Redis: U × (a + b × k) ≤ 0.5" + (f", about {fmt(round(user_max, -3))} messages/s at k = 1 on this machine "
+                                        "(best case)." if user_max else ".") +
+      " The node that publishes still pays for every message it publishes (in this benchmark n0 publishes all of "
+      "them); in production the publishers are the application and the HTTP API behind the load balancer, so they "
+      "spread too. A broadcast design would give every node all U messages, so adding nodes would add WebSocket "
+      "capacity but no relay capacity.")
+    w("* **Topic traffic** does not spread its inbound: every node with a subscriber of d receives all of T_d, "
+      "whatever N (measured above: inbound / published = 1.00 on every node). Adding nodes spreads the deliveries "
+      "(T_d × s_d / N per node, the expensive part) but each node still takes Σ T_d inbound, and Redis writes "
+      "T_d × n_d: for a destination subscribed on every node, T ≤ 0.5 / (a + b × N)" +
+      (f" (about {fmt(round(topic10, -3))} messages/s at N = 10 on this machine, best case)." if topic10 else ".") +
+      " So topic fan-out to all nodes is bounded by one node's inbound rate and by Redis, not by N; a high fan-out "
+      "at a moderate message rate is cheap (20 messages/s to 200 sessions is 4,000 deliveries/s but 20 inbound "
+      "messages/s per node).")
+    w("")
+    w("**Estimating N for a target.** (1) Deliveries: D = U × (sessions per user) + Σ T_d × s_d per second; "
+      "N ≥ D / (cores per node × 0.5 × deliveries per core-second). (2) Inbound: U × k/N + Σ T_d (destinations "
+      "subscribed everywhere) per node, counted like deliveries (an inbound message is one decode and one local "
+      "dispatch). (3) Memory: sessions per node × heap per session. (4) Redis: a × P + b × O ≤ 0.5. Take the largest "
+      "N of (1)-(3), check (4), and add one node so the sessions of a failed node fit on the others.")
+    w("")
+    facts = []
+    for workload, label in (("user", "user"), ("topic", "topic")):
+        sm = summaries.get((PRODUCT, workload))
+        cpu = sm and (sm.get("server_cpu_us_per_delivery_at_half") or sm.get("server_cpu_us_per_delivery_at_peak"))
+        if cpu:
+            facts.append(f"{label} workload {fmt(cpu)} µs of server CPU per delivery (2 nodes + Redis, at half the peak "
+                         f"rate) → about {fmt(round(1e6 / cpu, -2))} deliveries per core-second")
+    heap = [r for r in mem if r["system"] == PRODUCT and r.get("heap_kb_per_connection")]
+    if heap:
+        facts.append(f"{fmt(heap[-1]['heap_kb_per_connection'], 0)} KB of heap per idle session "
+                     "(default `message-size`, see the memory section)")
+    if facts:
+        w("Inputs from the peak-search and memory sections above: " + "; ".join(facts) + ". " +
+          "They come from one 2-core machine shared by the nodes, Redis and the load generator, so they are a floor "
+          "for dedicated hosts, not a forecast; measure deliveries per core-second on the target hardware.")
+    else:
+        w("This run has no delivery or memory measurements; use the peak-search and memory rows of a full run "
+          "(`bash bench/run.sh`) for deliveries per core-second and heap per session.")
+    w("")
+    if per_node:
+        w("The scale run checks where messages go (exact counts); it runs every node on the same 2 cores, so it says "
+          "nothing about throughput per node on separate hosts.")
+        w("")
 
 def plot(steps, systems, path):
     import matplotlib
