@@ -9,6 +9,7 @@ import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.tomcat.TomcatConnectorCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
@@ -20,6 +21,7 @@ import org.springframework.messaging.simp.config.MessageBrokerRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.web.socket.WebSocketExtension;
 import org.springframework.web.socket.WebSocketHandler;
+import org.springframework.web.socket.WebSocketSession;
 import org.springframework.web.socket.handler.WebSocketHandlerDecorator;
 import org.springframework.web.socket.config.annotation.EnableWebSocketMessageBroker;
 import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
@@ -40,8 +42,6 @@ import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
 class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	static final String ENDPOINT = "/ws";
-
-	static final int CONTAINER_BUFFER = 8 * 1024;
 
 	private final StompRelayProperties properties;
 
@@ -110,17 +110,24 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 			.addDecoratorFactory(PartialMessagesHandler::new);
 	}
 
+	@Bean
+	static ConnectionBuffers connectionBuffers(StompRelayProperties properties) {
+		return new ConnectionBuffers(properties.limits().connectionBuffer().toBytes());
+	}
+
+	@Bean
+	static TomcatConnectorCustomizer connectionBufferConnectorCustomizer(ConnectionBuffers buffers) {
+		return buffers.connectorCustomizer();
+	}
+
 	/**
 	 * Tomcat allocates its WebSocket message buffers for every session, idle or not, so they stay
-	 * small (8 KB): larger frames arrive in parts ({@link PartialMessagesHandler}) and the STOMP
-	 * decoder assembles them up to {@code stomp-relay.limits.message-size}.
+	 * small ({@link ConnectionBuffers}): larger frames arrive in parts ({@link PartialMessagesHandler})
+	 * and the STOMP decoder assembles them up to {@code stomp-relay.limits.message-size}.
 	 */
 	@Bean
-	static ServletServerContainerFactoryBean webSocketContainer() {
-		ServletServerContainerFactoryBean container = new ServletServerContainerFactoryBean();
-		container.setMaxTextMessageBufferSize(CONTAINER_BUFFER);
-		container.setMaxBinaryMessageBufferSize(CONTAINER_BUFFER);
-		return container;
+	static ServletServerContainerFactoryBean webSocketContainer(ObjectProvider<ConnectionBuffers> buffers) {
+		return new ConnectionBuffers.ContainerFactoryBean(buffers);
 	}
 
 	@Bean
@@ -178,6 +185,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		@Override
 		public boolean supportsPartialMessages() {
 			return true;
+		}
+
+		@Override
+		public void afterConnectionEstablished(WebSocketSession session) throws Exception {
+			super.afterConnectionEstablished(new ConnectionBuffers.FixedMessageBufferSession(session));
 		}
 
 	}

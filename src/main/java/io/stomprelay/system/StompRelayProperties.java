@@ -80,11 +80,15 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param maxSubscriptions subscriptions one session may hold
 	 * @param maxSessionsPerUser sessions one user may hold on one node
 	 * @param connectTimeout how long a new WebSocket may wait before sending its CONNECT frame
+	 * @param connectionBuffer the size of each buffer Tomcat keeps per WebSocket connection (socket
+	 * read and write, frame input and output, message): frames larger than this are read and written
+	 * in parts, so it bounds idle memory, not frame size
 	 */
 	public record Limits(@DefaultValue("64KB") DataSize messageSize, @DefaultValue("10s") Duration sendTime,
 			@DefaultValue("512KB") DataSize sendBuffer, @DefaultValue("100") int inboundRate,
 			@DefaultValue("200") int inboundBurst, @DefaultValue("100") int maxSubscriptions,
-			@DefaultValue("20") int maxSessionsPerUser, @DefaultValue("10s") Duration connectTimeout) {
+			@DefaultValue("20") int maxSessionsPerUser, @DefaultValue("10s") Duration connectTimeout,
+			@DefaultValue("1KB") DataSize connectionBuffer) {
 	}
 
 	/**

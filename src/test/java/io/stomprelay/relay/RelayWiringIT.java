@@ -10,9 +10,12 @@ import io.stomprelay.support.RedisTestServer;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
+import jakarta.websocket.server.ServerContainer;
+import org.apache.catalina.connector.Connector;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.tomcat.TomcatWebServer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.messaging.support.AbstractSubscribableChannel;
@@ -65,6 +68,23 @@ class RelayWiringIT {
 					assertThat(two.bodies("/user/queue/events")).containsExactly("1", "2", "3");
 				});
 			}
+		}
+	}
+
+	@Test
+	void tomcatKeepsEachConnectionsBuffersAtTheConnectionBufferSize() {
+		try (RedisTestServer redis = RedisTestServer.start();
+				RelayNode node = RelayNode.start("buffers", redis, "stomp-relay.limits.connection-buffer=2KB")) {
+			ServerContainer container = node.bean("webSocketContainer", ServerContainer.class);
+			assertThat(container.getDefaultMaxTextMessageBufferSize()).isEqualTo(2048);
+			assertThat(container.getDefaultMaxBinaryMessageBufferSize()).isEqualTo(2048);
+			Connector connector = ((TomcatWebServer) node.webServer())
+				.getTomcat()
+				.getConnector();
+			assertThat(connector.getProperty("socket.appReadBufSize")).hasToString("2048");
+			assertThat(connector.getProperty("socket.appWriteBufSize")).hasToString("2048");
+			// JVM-wide, so set by whichever node of this test JVM started first
+			assertThat(System.getProperty("org.apache.tomcat.websocket.DEFAULT_BUFFER_SIZE")).isNotNull();
 		}
 	}
 

@@ -118,6 +118,26 @@ class TwoNodeRelayIT {
 	}
 
 	@Test
+	void messagesMuchLargerThanTheConnectionBuffersArriveIntactOnBothNodes() {
+		String fay = user("fay");
+		StompTestClient fayA = connect(nodeA, fay).subscribe("/user/queue/notes");
+		StompTestClient fayB = connect(nodeB, fay).subscribe("/user/queue/notes");
+		// 55 KB of UTF-8 with 2-byte characters, written in many 1 KB chunks (the test client takes 64 KB)
+		String large = IntStream.range(0, 5_000).mapToObj(i -> "é" + (i % 10) + "abcdefgh").reduce("", String::concat);
+
+		nodeB.bean("brokerMessagingTemplate", SimpMessagingTemplate.class).convertAndSendToUser(fay, "/queue/notes",
+				large);
+
+		for (StompTestClient session : List.of(fayA, fayB)) {
+			await().atMost(Duration.ofSeconds(5)).until(() -> !session.bodies("/user/queue/notes").isEmpty());
+		}
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
+			assertThat(fayA.bodies("/user/queue/notes")).containsExactly(large);
+			assertThat(fayB.bodies("/user/queue/notes")).containsExactly(large);
+		});
+	}
+
+	@Test
 	void topicBroadcastReachesEverySubscriberOnBothNodesOnce() {
 		String topic = "/topic/news-" + UUID.randomUUID();
 		List<StompTestClient> subscribers = List.of(connect(nodeA, user("dave")).subscribe(topic),

@@ -6,6 +6,7 @@ import java.util.Map;
 import io.stomprelay.StompRelayApplication;
 
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.WebServer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 
@@ -49,7 +50,11 @@ public final class RelayNode implements AutoCloseable {
 	}
 
 	public int port() {
-		return ((WebServerApplicationContext) this.context).getWebServer().getPort();
+		return webServer().getPort();
+	}
+
+	public WebServer webServer() {
+		return ((WebServerApplicationContext) this.context).getWebServer();
 	}
 
 	public String wsUrl() {

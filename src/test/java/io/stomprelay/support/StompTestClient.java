@@ -9,6 +9,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import java.nio.charset.StandardCharsets;
 
+import jakarta.websocket.ContainerProvider;
+import jakarta.websocket.WebSocketContainer;
+
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageHeaders;
 import org.springframework.messaging.converter.MessageConverter;
@@ -37,6 +40,8 @@ public final class StompTestClient implements AutoCloseable {
 
 	private final List<String> errors;
 
+	private static final int CLIENT_BUFFER = 128 * 1024;
+
 	private final ThreadPoolTaskScheduler scheduler;
 
 	private StompTestClient(StompSession session, List<String> errors, ThreadPoolTaskScheduler scheduler) {
@@ -49,7 +54,13 @@ public final class StompTestClient implements AutoCloseable {
 	 * @param token a JWT, or {@code null} for an anonymous session
 	 */
 	public static StompTestClient connect(String wsUrl, String token) {
-		WebSocketStompClient client = new WebSocketStompClient(new StandardWebSocketClient());
+		// The nodes in this JVM set Tomcat's JVM-wide WebSocket buffer default to 1 KB (see
+		// ConnectionBuffers), which is also the default of Tomcat's client: this client, like any
+		// WebSocket client in a node's JVM, sets its own.
+		WebSocketContainer container = ContainerProvider.getWebSocketContainer();
+		container.setDefaultMaxTextMessageBufferSize(CLIENT_BUFFER);
+		container.setDefaultMaxBinaryMessageBufferSize(CLIENT_BUFFER);
+		WebSocketStompClient client = new WebSocketStompClient(new StandardWebSocketClient(container));
 		client.setMessageConverter(new TextConverter());
 		ThreadPoolTaskScheduler scheduler = new ThreadPoolTaskScheduler();
 		scheduler.setThreadNamePrefix("test-stomp-client-");

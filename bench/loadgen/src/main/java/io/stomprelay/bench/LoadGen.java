@@ -585,7 +585,7 @@ public final class LoadGen {
 				String histo = jcmd(serverPid, "GC.class_histogram");
 				Path histoFile = out.toAbsolutePath().getParent()
 					.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-" + target + ".txt");
-				Files.writeString(histoFile, histo.lines().limit(30).collect(java.util.stream.Collectors.joining("\n")));
+				Files.writeString(histoFile, histo.lines().limit(150).collect(java.util.stream.Collectors.joining("\n")));
 				int open = (int) sessions.stream().filter(s -> s.ready.isDone() && !s.ready.isCompletedExceptionally()
 						&& s.channel != null && s.channel.isActive()).count();
 				Map<String, Object> row = new LinkedHashMap<>();
