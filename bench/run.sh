@@ -8,12 +8,12 @@
 # process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale.
 #
 # Knobs (environment):
-#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers,scale
-#             (memory-small-buffers = the memory test again with stomp-relay.limits.message-size=8KB;
-#              scale = 2, 3 and 4 product nodes, Redis inbound traffic per node)
-#   RATES     offered deliveries/s steps, default 1000,2000,5000,10000,20000,40000,60000
-#   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19000)
+#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale
+#             (scale = 2, 3 and 4 product nodes, Redis inbound traffic per node)
+#   RATES     offered deliveries/s steps, default 2000,5000,10000,15000,20000,30000,40000,60000
+#   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19500)
 #   DEFLATE=1 offers permessage-deflate from the client (off by default)
+#   PROFILE=0 skips the extra step at the product's user peak with a JFR recording of node A
 #   scale: SCALE_NODES (2,3,4)  SCALE_USER_RATE (2000 messages/s)  SCALE_TOPIC_RATE (20 messages/s)
 #          SCALE_SECONDS (8)  SCALE_JVM_FLAGS (-Xms256m -Xmx1g -XX:+UseG1GC)
 #   NO_REPORT=1 skips writing docs/; SKIP_INSTALL=1 skips apt/npm
@@ -21,13 +21,14 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
-SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,memory-small-buffers,scale}
-RATES=${RATES:-1000,2000,5000,10000,20000,40000,60000}
+SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale}
+RATES=${RATES:-2000,5000,10000,15000,20000,30000,40000,60000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
 PAYLOAD=${PAYLOAD:-100}
-MEM_STAGES=${MEM_STAGES:-10000,19000}
+MEM_STAGES=${MEM_STAGES:-10000,19500}
 DEFLATE=${DEFLATE:-0}
+PROFILE=${PROFILE:-1}
 SCALE_NODES=${SCALE_NODES:-2,3,4}
 SCALE_USER_RATE=${SCALE_USER_RATE:-2000}
 SCALE_TOPIC_RATE=${SCALE_TOPIC_RATE:-20}
@@ -158,11 +159,20 @@ bench_stomp_relay() {
   # shellcheck disable=SC2046
   launch_java sr-b "$pb" "$PRODUCT_JAR" $(product_args "$rp" b); pidb=$JAVA_PID
   if await_port sr-a "$pa" && await_port sr-b "$pb"; then
+    local profile=()
+    [ "$PROFILE" = 1 ] && profile=(--profile-pid "$pida" --profile-out "$RESULTS_DIR/node-a-peak.jfr")
     run_generator stomp-relay stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
-      "a=$pida,b=$pidb,redis=$REDIS_PID"
+      "a=$pida,b=$pidb,redis=$REDIS_PID" "${profile[@]}"
   fi
   unset JAVA_MAIN
   stop_all
+  if [ -f "$RESULTS_DIR/node-a-peak.jfr" ]; then
+    local rate
+    rate=$(python3 -c "import json,sys; print(max([json.loads(l).get('offered_rate',0) for l in open(sys.argv[1]) if '\"profile-step\"' in l] or [0]))" "$RESULTS")
+    note_cmd python3 bench/profile_summary.py "$RESULTS_DIR/node-a-peak.jfr" stomp-relay user "$rate"
+    python3 "$BENCH_DIR/profile_summary.py" "$RESULTS_DIR/node-a-peak.jfr" stomp-relay user "$rate" >>"$RESULTS" ||
+      say "profile summary failed"
+  fi
 }
 
 bench_stomp_relay_norelay() {
@@ -318,10 +328,6 @@ has socketio && bench_socketio
 has redis-benchmark && bench_redis_benchmark
 if [ -n "$PRODUCT_JAR" ]; then
   if has memory; then bench_memory stomp-relay "$MEM_STAGES"; fi
-  # same, with the product's STOMP message-size limit (and so Tomcat's per-session buffers) at 8 KB
-  if has memory-small-buffers; then
-    bench_memory "stomp-relay, message-size=8KB" 5000 --stomp-relay.limits.message-size=8KB
-  fi
   if has scale; then bench_scale; fi
 fi
 

@@ -9,6 +9,8 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.event.DefaultEventPublisherOptions;
+import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.tracing.Tracing;
 import io.lettuce.core.resource.Delay;
@@ -189,13 +191,19 @@ class RelayConfiguration {
 		 * <p>Command tracing is off for the relay's connections: Boot's resources carry Micrometer
 		 * observation for every Redis command, and a profile at 10,000 deliveries/s showed that
 		 * per-PUBLISH observation among the largest costs on the Redis I/O thread. The relay
-		 * measures its own publish latency ({@code stomp_relay_publish_latency_seconds}).
+		 * measures its own publish latency ({@code stomp_relay_publish_latency_seconds}). For the same
+		 * reason Lettuce's own command latency collector is off: a profile at the peak found it
+		 * creating a latency key and recording a histogram for every PUBLISH reply.
 		 */
 		private static ClientResources reconnectingResources(ClientResources shared, Duration maxDelay) {
 			Duration floor = Duration.ofMillis(Math.min(50, maxDelay.toMillis()));
 			Supplier<Delay> delay = () -> Delay.exponential(floor, maxDelay, 2, TimeUnit.MILLISECONDS);
 			ClientResources.Builder builder = (shared != null) ? shared.mutate() : ClientResources.builder();
-			return builder.reconnectDelay(delay).tracing(Tracing.disabled()).build();
+			return builder.reconnectDelay(delay)
+				.tracing(Tracing.disabled())
+				.commandLatencyRecorder(CommandLatencyRecorder.disabled())
+				.commandLatencyPublisherOptions(DefaultEventPublisherOptions.disabled())
+				.build();
 		}
 
 		private static RedisURI redisUri(DataRedisConnectionDetails details) {

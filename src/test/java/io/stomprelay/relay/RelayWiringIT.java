@@ -3,6 +3,8 @@ package io.stomprelay.relay;
 import java.time.Duration;
 import java.util.List;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.resource.ClientResources;
 import io.stomprelay.StompRelayApplication;
 import io.stomprelay.connection.SessionLimits;
 import io.stomprelay.connection.TokenAuthenticationInterceptor;
@@ -46,6 +48,11 @@ class RelayWiringIT {
 			assertThat(indexOf(inbound, AuthorizationChannelInterceptor.class)).isGreaterThan(authentication + 1);
 			assertThat(indexOf(inbound, SessionInterest.class)).isGreaterThan(indexOf(inbound, AuthorizationChannelInterceptor.class));
 			assertThat(node.bean(RelayBus.class).isConnected()).isTrue();
+			// per-command observation and latency histograms cost the Redis I/O thread on every
+			// PUBLISH; the relay measures its own publish latency instead
+			ClientResources relayResources = node.bean("relayRedisClient", RedisClient.class).getResources();
+			assertThat(relayResources.tracing().isEnabled()).isFalse();
+			assertThat(relayResources.commandLatencyRecorder().isEnabled()).isFalse();
 		}
 	}
 

@@ -94,6 +94,10 @@ public final class LoadGen {
 		int warmSeconds = Integer.parseInt(a.getOrDefault("warmup-seconds", "5"));
 		int retries = Integer.parseInt(a.getOrDefault("retries", "1"));
 		Path out = Path.of(a.getOrDefault("out", "results/results.jsonl"));
+		// optional: one more step at the peak of this workload with a JFR recording of this pid
+		long profilePid = Long.parseLong(a.getOrDefault("profile-pid", "0"));
+		String profileWorkload = a.getOrDefault("profile-workload", "user");
+		Path profileOut = Path.of(a.getOrDefault("profile-out", "profile.jfr")).toAbsolutePath();
 		Map<String, Long> pids = pids(a.getOrDefault("pids", ""));
 		pids.put("generator", ProcessHandle.current().pid());
 
@@ -196,6 +200,21 @@ public final class LoadGen {
 					summary.put("server_cpu_us_per_delivery_at_half", r.get("server_cpu_us_per_delivery"));
 				}
 				emit(out, summary);
+				if (profilePid > 0 && workload.equals(profileWorkload) && peak > 0) {
+					LOG.printf("[%s/%s] profiling pid %d at the peak, %d deliveries/s -> %s%n", system, workload,
+							profilePid, peak, profileOut);
+					LOG.print(jcmd(profilePid, "JFR.start name=peak settings=profile filename=" + profileOut));
+					// twice the step length: more samples
+					Map<String, Object> r = runOnce(http, client, publish, workload, users, fanout, sessions.size(),
+							peak, 2 * seconds, payload, drainSeconds, pids, maxP99Ms);
+					LOG.print(jcmd(profilePid, "JFR.stop name=peak"));
+					Map<String, Object> row = new LinkedHashMap<>(common);
+					row.put("workload", workload);
+					row.put("phase", "profile-step");
+					row.put("jfr", profileOut.toString());
+					row.putAll(r);
+					emit(out, row);
+				}
 			}
 			for (Session s : sessions) {
 				if (s.channel != null) {
