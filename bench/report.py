@@ -148,6 +148,9 @@ def main():
         w("**Errors:** " + "; ".join(f"{e.get('system')}: {e.get('error')}" for e in errors))
         w("")
 
+    all_systems(w, systems, steps, summaries, rb)
+    targets(w, summaries, mem)
+
     for workload in ["user", "topic"]:
         if not any(k[1] == workload for k in summaries):
             continue  # a run without the peak-search systems (e.g. SYSTEMS=scale)
@@ -205,8 +208,10 @@ def main():
         w("Idle authenticated STOMP sessions (CONNECT with a JWT, two SUBSCRIBEs, heart-beat 0,0), opened "
           "from several source addresses (127.0.0.2-5). Heap = `jcmd GC.heap_info` used after `jcmd GC.run`; "
           "RSS from /proc. Per-connection figures are (value - value with 0 connections) / open connections. "
-          "The second stage is 19,000 rather than 20,000 because this machine's hard `nofile` limit is "
-          "20,000 per process (the server needs a descriptor per connection plus its own).")
+          "The second stage is 19,500 rather than 20,000 because this machine's hard `nofile` limit is "
+          "20,000 per process and cannot be raised, even as root (the server needs a descriptor per "
+          "connection plus its own). Per-connection buffers: `stomp-relay.limits.connection-buffer` "
+          "(1 KB by default); the class histogram of each stage is saved with the results.")
         w("")
         w("| configuration | connections open | heap used after GC (MB) | RSS (MB) | heap KB/connection | RSS KB/connection |")
         w("|---|---:|---:|---:|---:|---:|")
@@ -224,20 +229,9 @@ def main():
         w("")
 
     scaling(w, rows, rb, summaries, mem)
+    profile(w, rows)
 
     notes = []
-    big = [r for r in mem if r["system"] == PRODUCT and (r.get("heap_kb_per_connection") or 0) > 100]
-    small = [r for r in mem if r["system"] != PRODUCT]
-    if big:
-        txt = (f"An idle stomp-relay session costs about {fmt(big[-1]['heap_kb_per_connection'], 0)} KB of heap. "
-               "The class histogram (saved with the results) is dominated by `char[]` and `byte[]` of about 64 KB each: "
-               "the product sets Tomcat's per-session WebSocket text and binary message buffers to "
-               "`stomp-relay.limits.message-size` + 1 KB (64 KB + 1 KB by default), and Tomcat allocates both "
-               "buffers for every session, idle or not.")
-        if small:
-            txt += (f" With `message-size=8KB` the cost drops to {fmt(small[-1]['heap_kb_per_connection'], 0)} KB/session "
-                    f"(RSS {fmt(small[-1]['rss_kb_per_connection'], 0)} KB/session).")
-        notes.append(txt)
     ooo = sorted({r["system"] for r in steps if r.get("out_of_order")})
     if ooo:
         notes.append("Out-of-order deliveries (within one session) were seen for: " + ", ".join(ooo) + ". For the "
@@ -290,6 +284,132 @@ def main():
     if steps:
         plot(steps, systems, os.path.join(docs_dir, "bench-latency.png"))
 
+
+
+def all_systems(w, systems, steps, summaries, rb):
+    """One table with every system of this run, loss included."""
+    if not summaries and not rb:
+        return
+    w("## All systems, this run")
+    w("")
+    w("Peak = the highest offered rate with 0 lost, 0 duplicated and p99 < 100 ms. *Lost* counts "
+      "every message expected and never received, over all steps of that system (passing steps and "
+      "the failing ones above the peak).")
+    w("")
+    w("| system | `user` peak deliveries/s | `user` p99 at half peak (ms) | `topic` peak deliveries/s | "
+      "`topic` p99 at half peak (ms) | lost up to the peaks | lost above the peaks |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for s in systems:
+        cells = []
+        lost_ok = lost_fail = 0
+        for workload in ("user", "topic"):
+            sm = summaries.get((s, workload)) or {}
+            peak = sm.get("peak_rate") or 0
+            cells += [fmt(peak) if peak else "none passed", fmt(sm.get("p99_ms_at_half"))]
+            for r in steps:
+                if r["system"] == s and r["workload"] == workload:
+                    if r["offered_rate"] <= peak:
+                        lost_ok += r.get("loss") or 0
+                    else:
+                        lost_fail += r.get("loss") or 0
+        w(f"| {LABEL.get(s, s)} | {' | '.join(cells)} | {fmt(lost_ok)} | {fmt(lost_fail)} |")
+    two = [r for r in rb if r["subscribers"] == 2]
+    if two:
+        best = {r["pipeline"]: r for r in two}
+        txt = "; ".join(f"pipeline {p}: {fmt(r['rps'])} PUBLISH/s = {fmt(r['rps'] * 2)} copies/s"
+                        for p, r in sorted(best.items()))
+        w(f"| redis-benchmark PUBLISH, 2 subscribers (Redis alone, no WebSocket) | {txt} | | | | "
+          "not measured (redis-benchmark counts replies, not deliveries) | |")
+    w("")
+
+
+TARGETS = "Targets set for the product, reported whether met or not"
+
+
+def targets(w, summaries, mem):
+    prod = summaries.get((PRODUCT, "user"))
+    if not prod:
+        return
+    rows = []
+
+    def peak(system, workload="user"):
+        return (summaries.get((system, workload)) or {}).get("peak_rate") or 0
+
+    p = peak(PRODUCT)
+    if ("socketio", "user") in summaries:
+        s = peak("socketio")
+        rows.append(("`user` peak >= 2x socket.io's", f"{fmt(p)} vs {fmt(s)}: {ratio(p, s)}", p >= 2 * s > 0))
+    if ("rabbit-relay", "user") in summaries:
+        r = peak("rabbit-relay")
+        rows.append(("`user` peak >= the RabbitMQ relay's", f"{fmt(p)} vs {fmt(r)}: {ratio(p, r)}", p >= r))
+    for workload in ("user", "topic"):
+        sm = summaries.get((PRODUCT, workload)) or {}
+        h = sm.get("p99_ms_at_half")
+        if h is not None:
+            rows.append((f"`{workload}` p99 <= 20 ms at half the peak ({fmt(sm.get('half_rate'))}/s)",
+                         f"{fmt(h)} ms", h <= 20))
+    if ("stomp-relay-1node-norelay", "user") in summaries:
+        for workload in ("user", "topic"):
+            c = peak("stomp-relay-1node-norelay", workload)
+            q = peak(PRODUCT, workload)
+            if c:
+                rows.append((f"`{workload}` peak >= 70 % of the relay-off ceiling",
+                             f"{fmt(q)} vs {fmt(c)}: {100 * q / c:.0f} %", q >= 0.7 * c))
+    prod_mem = [r for r in mem if r["system"] == PRODUCT]
+    if prod_mem:
+        worst = max(r["heap_kb_per_connection"] for r in prod_mem)
+        rss = max(r["rss_kb_per_connection"] for r in prod_mem)
+        rows.append(("<= 16 KB per idle connection (heap)", f"{fmt(worst)} KB heap, {fmt(rss)} KB RSS "
+                     f"(worst stage)", worst <= 16))
+    w(f"### {TARGETS}")
+    w("")
+    w("| target | measured in this run | met |")
+    w("|---|---|---|")
+    for name, value, met in rows:
+        w(f"| {name} | {value} | {'yes' if met else '**no**'} |")
+    w("")
+
+
+def profile(w, rows):
+    """The JFR profile of node A at the product's `user` peak, and the written findings."""
+    prof = [r for r in rows if r.get("phase") == "profile"]
+    step = [r for r in rows if r.get("phase") == "profile-step"]
+    findings = os.path.join(os.path.dirname(os.path.abspath(__file__)), "PROFILE.md")
+    if not prof and not os.path.exists(findings):
+        return
+    w("## Profile at the peak: where the time goes")
+    w("")
+    if prof:
+        pr = prof[-1]
+        total = pr["samples"] or 1
+        st = step[-1] if step else {}
+        w(f"One more `user` step at the product's peak, {fmt(pr['rate'])} deliveries/s, with a JFR recording "
+          f"(`settings=profile`) of node A, the publishing node: {fmt(total)} Java execution samples. "
+          f"That step: {fmt(st.get('delivered_per_s'))} delivered/s, lost {fmt(st.get('loss'))}, "
+          f"p99 {fmt(st.get('p99_ms'))} ms. Summarised by `bench/profile_summary.py` "
+          f"(stacks cut at {pr['stack_depth']} frames from the leaf).")
+        w("")
+        w("| part of the path (samples with it on the stack) | share |")
+        w("|---|---:|")
+        for label, n in sorted(pr["categories"], key=lambda c: -c[1]):
+            w(f"| {label} | {100 * n / total:.0f} % |")
+        w("")
+        w("| leaf method (where the CPU was) | share |")
+        w("|---|---:|")
+        for m, n in pr["top_methods"][:12]:
+            w(f"| `{m}` | {100 * n / total:.1f} % |")
+        w("")
+        w("| thread | share |")
+        w("|---|---:|")
+        for t, n in pr["threads"]:
+            w(f"| `{t}` | {100 * n / total:.0f} % |")
+        w("")
+    if os.path.exists(findings):
+        with open(findings) as f:
+            text = f.read().strip().splitlines()
+        # the file's own title is replaced by this section's
+        w("\n".join(line for line in text if not line.startswith("# ")).strip())
+        w("")
 
 
 SCALE = "stomp-relay-scale"
