@@ -587,7 +587,7 @@ def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
     heap = [r for r in mem if r["system"] == PRODUCT and r.get("heap_kb_per_connection")]
     if heap:
         facts.append(f"{fmt(heap[-1]['heap_kb_per_connection'], 0)} KB of heap per idle session "
-                     "(default `message-size`, see the memory section)")
+                     "(default `connection-buffer`, see the memory section)")
     if facts:
         w("Inputs from the peak-search and memory sections above: " + "; ".join(facts) + ". " +
           "They come from one 2-core machine shared by the nodes, Redis and the load generator, so they are a floor "

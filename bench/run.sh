@@ -10,7 +10,7 @@
 # Knobs (environment):
 #   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale
 #             (scale = 2, 3 and 4 product nodes, Redis inbound traffic per node)
-#   RATES     offered deliveries/s steps, default 2000,5000,10000,15000,20000,30000,40000,60000
+#   RATES     offered deliveries/s steps, default 2000,5000,10000,20000,30000,40000,50000,60000,80000
 #   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19500)
 #   DEFLATE=1 offers permessage-deflate from the client (off by default)
 #   PROFILE=0 skips the extra step at the product's user peak with a JFR recording of node A
@@ -22,7 +22,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale}
-RATES=${RATES:-2000,5000,10000,15000,20000,30000,40000,60000}
+RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000,80000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
 PAYLOAD=${PAYLOAD:-100}

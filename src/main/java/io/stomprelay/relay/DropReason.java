@@ -9,6 +9,13 @@ public enum DropReason {
 	/** Redis could not take a publish (down, or its queue full). */
 	REDIS_UNAVAILABLE("redis-unavailable"),
 
+	/**
+	 * Redis did not confirm a publish within {@code stomp-relay.redis.command-timeout}: a publish
+	 * still waiting to be written is dropped, one already written may still have been delivered,
+	 * so this counts messages whose fate is unknown (an overloaded node or Redis).
+	 */
+	REDIS_TIMEOUT("redis-timeout"),
+
 	/** The local delivery lane for a channel was full. */
 	DELIVERY_QUEUE_FULL("delivery-queue-full"),
 

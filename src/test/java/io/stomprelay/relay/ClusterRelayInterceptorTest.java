@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
@@ -277,6 +278,18 @@ class ClusterRelayInterceptorTest {
 
 		pending.completeExceptionally(new IllegalStateException("timeout"));
 		assertThat(droppedCount("redis-unavailable")).isEqualTo(1);
+	}
+
+	@Test
+	void aPublishRedisDidNotConfirmInTimeIsCountedAsRedisTimeout() {
+		CompletableFuture<Long> pending = new CompletableFuture<>();
+		this.bus.nextResult = pending;
+
+		this.interceptor.preSend(message(accessor("/user/alice/queue/x"), PAYLOAD), this.brokerChannel);
+		pending.completeExceptionally(new RedisCommandTimeoutException("Command timed out after 2 second(s)"));
+
+		assertThat(droppedCount("redis-timeout")).isEqualTo(1);
+		assertThat(droppedCount("redis-unavailable")).isZero();
 	}
 
 	@Test
