@@ -384,7 +384,7 @@ def profile(w, rows):
         total = pr["samples"] or 1
         st = step[-1] if step else {}
         w(f"One more `user` step at the product's peak, {fmt(pr['rate'])} deliveries/s, with a JFR recording "
-          f"(`settings=profile`) of node A, the publishing node: {fmt(total)} Java execution samples. "
+          f"(`settings=default`: execution samples every 20 ms, the lowest overhead) of node A, the publishing node: {fmt(total)} Java execution samples. "
           f"That step: {fmt(st.get('delivered_per_s'))} delivered/s, lost {fmt(st.get('loss'))}, "
           f"p99 {fmt(st.get('p99_ms'))} ms. Summarised by `bench/profile_summary.py` "
           f"(stacks cut at {pr['stack_depth']} frames from the leaf).")

@@ -203,7 +203,7 @@ public final class LoadGen {
 				if (profilePid > 0 && workload.equals(profileWorkload) && peak > 0) {
 					LOG.printf("[%s/%s] profiling pid %d at the peak, %d deliveries/s -> %s%n", system, workload,
 							profilePid, peak, profileOut);
-					LOG.print(jcmd(profilePid, "JFR.start name=peak settings=profile filename=" + profileOut));
+					LOG.print(jcmd(profilePid, "JFR.start name=peak settings=default filename=" + profileOut));
 					// twice the step length: more samples
 					Map<String, Object> r = runOnce(http, client, publish, workload, users, fanout, sessions.size(),
 							peak, 2 * seconds, payload, drainSeconds, pids, maxP99Ms);
