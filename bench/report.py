@@ -70,7 +70,8 @@ def main():
     rows = load(os.path.join(results_dir, "results.jsonl"))
     meta = json.load(open(os.path.join(results_dir, "meta.json")))
     overrides = []
-    for extra in sys.argv[3:]:
+    repeats = [a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("--repeat=")]
+    for extra in [a for a in sys.argv[3:] if not a.startswith("--repeat=")]:
         extra_rows = [r for r in load(os.path.join(extra, "results.jsonl")) if r.get("phase") not in ("memory", "redis-benchmark")]
         replaced = {r["system"] for r in extra_rows}
         extra_meta = json.load(open(os.path.join(extra, "meta.json")))
@@ -149,6 +150,7 @@ def main():
         w("")
 
     all_systems(w, systems, steps, summaries, rb)
+    repeat_runs(w, meta, summaries, systems, repeats)
     targets(w, summaries, mem)
 
     for workload in ["user", "topic"]:
@@ -320,6 +322,34 @@ def all_systems(w, systems, steps, summaries, rb):
                         for p, r in sorted(best.items()))
         w(f"| redis-benchmark PUBLISH, 2 subscribers (Redis alone, no WebSocket) | {txt} | | | | "
           "not measured (redis-benchmark counts replies, not deliveries) | |")
+    w("")
+
+
+def repeat_runs(w, meta, summaries, systems, repeats):
+    """Peaks of other complete runs of the same script, to show how much they move between runs."""
+    if not repeats:
+        return
+    w("### Run-to-run variation")
+    w("")
+    w("The same script, run again in full on the same machine (`python3 bench/report.py <this run> docs "
+      "--repeat=<other run>` adds this table). Peaks move between runs on this shared 2-core machine, "
+      "for every system; compare systems within one run.")
+    w("")
+    w("| run | rates tried (deliveries/s) | load average at start | " + " | ".join(f"{LABEL.get(s, s)}: `user` / `topic` peak" for s in systems) + " |")
+    w("|---|---|---|" + "---:|" * len(systems))
+    runs = [(meta, summaries)]
+    for d in repeats:
+        rows = load(os.path.join(d, "results.jsonl"))
+        runs.append((json.load(open(os.path.join(d, "meta.json"))),
+                     {(r["system"], r["workload"]): r for r in rows if r.get("phase") == "summary"}))
+    for m, sm in runs:
+        cells = []
+        for s in systems:
+            u = (sm.get((s, "user")) or {}).get("peak_rate")
+            t = (sm.get((s, "topic")) or {}).get("peak_rate")
+            cells.append(f"{fmt(u)} / {fmt(t)}")
+        this = " (this report)" if m is meta else ""
+        w(f"| `{m['run_id']}`{this} | {m['rates']} | {' '.join(m['loadavg_at_start'])} | " + " | ".join(cells) + " |")
     w("")
 
 
