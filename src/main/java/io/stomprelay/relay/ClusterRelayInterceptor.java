@@ -3,9 +3,6 @@ package io.stomprelay.relay;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletionException;
-
-import io.lettuce.core.RedisCommandTimeoutException;
 
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
@@ -105,7 +102,7 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 		this.bus.publish(this.channels.channelFor(kind, user, destination), encoded)
 			.whenComplete((receivers, failure) -> {
 				if (failure != null) {
-					this.metrics.dropped(isTimeout(failure) ? DropReason.REDIS_TIMEOUT : DropReason.REDIS_UNAVAILABLE,
+					this.metrics.dropped(this.bus.isTimeout(failure) ? DropReason.REDIS_TIMEOUT : DropReason.REDIS_UNAVAILABLE,
 							failure.getClass().getSimpleName());
 				}
 				else {
@@ -115,12 +112,6 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 	}
 
 	@SuppressWarnings("unchecked")
-	private static boolean isTimeout(Throwable failure) {
-		Throwable cause = (failure instanceof CompletionException && failure.getCause() != null) ? failure.getCause()
-				: failure;
-		return cause instanceof RedisCommandTimeoutException;
-	}
-
 	private static Map<String, List<String>> nativeHeaders(MessageHeaders headers) {
 		Object nativeHeaders = headers.get(NativeMessageHeaderAccessor.NATIVE_HEADERS);
 		return (nativeHeaders instanceof Map<?, ?> map) ? (Map<String, List<String>>) map : Collections.emptyMap();

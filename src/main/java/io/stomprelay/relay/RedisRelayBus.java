@@ -4,10 +4,12 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Collection;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -121,6 +123,18 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		catch (RuntimeException ex) {
 			return CompletableFuture.failedFuture(ex);
 		}
+	}
+
+	/**
+	 * Lettuce fails a command with {@link RedisCommandTimeoutException} after
+	 * {@code stomp-relay.redis.command-timeout}; one already written to Redis may still have been
+	 * delivered.
+	 */
+	@Override
+	public boolean isTimeout(Throwable publishFailure) {
+		Throwable cause = (publishFailure instanceof CompletionException && publishFailure.getCause() != null)
+				? publishFailure.getCause() : publishFailure;
+		return cause instanceof RedisCommandTimeoutException;
 	}
 
 	@Override

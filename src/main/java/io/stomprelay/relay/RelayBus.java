@@ -16,6 +16,16 @@ public interface RelayBus {
 	CompletableFuture<Long> publish(String channel, byte[] message);
 
 	/**
+	 * Whether a {@link #publish} failed only because the transport did not confirm it in time: the
+	 * message may or may not have reached the other nodes (counted apart from a publish that could
+	 * not be made at all).
+	 * @param publishFailure what a {@link #publish} future failed with
+	 */
+	default boolean isTimeout(Throwable publishFailure) {
+		return false;
+	}
+
+	/**
 	 * Starts receiving a channel. Subscriptions are restored after a reconnect.
 	 * @return completes once the transport confirmed the subscription
 	 */

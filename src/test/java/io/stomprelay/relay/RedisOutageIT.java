@@ -149,10 +149,35 @@ class RedisOutageIT {
 		return inspection.sync().pubsubNumsub(channel).getOrDefault(channel, 0L);
 	}
 
+	@Test
+	void aPublishRedisDoesNotConfirmInTimeIsCountedAsRedisTimeoutNotAsUnavailable() {
+		try (RedisTestServer slow = RedisTestServer.start();
+				RelayNode node = RelayNode.start("slow-redis", slow, "stomp-relay.redis.command-timeout=300ms")) {
+			SimpMessagingTemplate template = node.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+			RedisClient admin = RedisClient.create(slow.url());
+			try (StatefulRedisConnection<String, String> connection = admin.connect()) {
+				// Redis holds every client's commands for 2 s: connected, but not answering the PUBLISH
+				connection.sync().clientPause(2000);
+				template.convertAndSend("/topic/paused-" + UUID.randomUUID(), "x");
+				await().atMost(Duration.ofSeconds(3))
+					.untilAsserted(() -> assertThat(drops(node, DropReason.REDIS_TIMEOUT)).isEqualTo(1));
+				assertThat(drops(node, DropReason.REDIS_UNAVAILABLE)).isZero();
+				assertThat(node.bean(RelayBus.class).isConnected()).isTrue();
+			}
+			finally {
+				admin.shutdown();
+			}
+		}
+	}
+
 	private static double redisUnavailableDrops(RelayNode node) {
+		return drops(node, DropReason.REDIS_UNAVAILABLE);
+	}
+
+	private static double drops(RelayNode node, DropReason reason) {
 		return node.bean(MeterRegistry.class)
 			.get("stomp.relay.dropped")
-			.tag("reason", DropReason.REDIS_UNAVAILABLE.tag())
+			.tag("reason", reason.tag())
 			.counter()
 			.count();
 	}
