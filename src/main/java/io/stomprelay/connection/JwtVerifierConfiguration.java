@@ -55,8 +55,9 @@ class JwtVerifierConfiguration {
 		return decoder;
 	}
 
+	/** Roles from the {@code roles} claim as {@code ROLE_*} authorities; the user name is {@code sub}. */
 	@Bean
-	JwtAuthenticationConverter jwtAuthenticationConverter() {
+	static JwtAuthenticationConverter jwtAuthenticationConverter() {
 		JwtGrantedAuthoritiesConverter authorities = new JwtGrantedAuthoritiesConverter();
 		authorities.setAuthoritiesClaimName("roles");
 		authorities.setAuthorityPrefix("ROLE_");
