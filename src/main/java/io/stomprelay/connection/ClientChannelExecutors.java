@@ -20,7 +20,8 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * Keeps a client that stops reading from holding up everyone else, in two ways:
  * <ul>
  * <li>the client inbound and outbound channels get their own named, bounded pools
- * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}). Without this, Boot hands both
+ * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); inbound frames run on them in
+ * per-session order ({@link SessionLanes}). Without this, Boot hands both
  * channels the only {@code AsyncTaskExecutor} in the context, the two-thread
  * {@code stompRelayScheduler}, and two clients whose socket buffers are full stop every session of
  * the node;</li>
@@ -39,13 +40,12 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	/** Tomcat reads this session user property, in milliseconds, for every blocking send. */
 	static final String BLOCKING_SEND_TIMEOUT = "org.apache.tomcat.websocket.BLOCKING_SEND_TIMEOUT";
 
-	private final ThreadPoolTaskExecutor inbound;
+	private final SessionLanes inbound;
 
 	private final ThreadPoolTaskExecutor outbound;
 
-	ClientChannelExecutors(ThreadPoolTaskExecutor stompRelayInboundExecutor,
-			ThreadPoolTaskExecutor stompRelayOutboundExecutor) {
-		this.inbound = stompRelayInboundExecutor;
+	ClientChannelExecutors(SessionLanes stompRelaySessionLanes, ThreadPoolTaskExecutor stompRelayOutboundExecutor) {
+		this.inbound = stompRelaySessionLanes;
 		this.outbound = stompRelayOutboundExecutor;
 	}
 
@@ -62,6 +62,12 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	@Bean
 	static ThreadPoolTaskExecutor stompRelayInboundExecutor() {
 		return channelExecutor("stomp-relay-inbound-");
+	}
+
+	/** Each session's frames in order, on {@code stompRelayInboundExecutor}'s threads. */
+	@Bean
+	static SessionLanes stompRelaySessionLanes(ThreadPoolTaskExecutor stompRelayInboundExecutor) {
+		return new SessionLanes(stompRelayInboundExecutor);
 	}
 
 	@Bean

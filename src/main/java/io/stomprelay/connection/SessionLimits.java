@@ -68,7 +68,7 @@ public class SessionLimits implements ChannelInterceptor {
 	 * The rejection counter of one limit; {@code frame-size} is counted by {@link SafeStompErrorHandler},
 	 * which sees oversize frames.
 	 */
-	static Counter rejections(MeterRegistry registry, String limit) {
+	public static Counter rejections(MeterRegistry registry, String limit) {
 		return Counter.builder("stomp.relay.limit.rejections")
 			.description("Clients disconnected for exceeding a limit")
 			.tag("limit", limit)

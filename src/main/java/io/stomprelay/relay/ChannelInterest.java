@@ -15,10 +15,20 @@ public class ChannelInterest {
 
 	private final RelayBus bus;
 
+	private final ReceiveGaps gaps;
+
 	private final Map<String, Interest> interests = new HashMap<>();
 
 	public ChannelInterest(RelayBus bus) {
+		this(bus, new ReceiveGaps());
+	}
+
+	/**
+	 * @param gaps follows the channels this node holds, for loss accounting
+	 */
+	public ChannelInterest(RelayBus bus, ReceiveGaps gaps) {
 		this.bus = bus;
+		this.gaps = gaps;
 	}
 
 	/**
@@ -28,6 +38,9 @@ public class ChannelInterest {
 	 */
 	public synchronized CompletableFuture<Void> acquire(String channel) {
 		Interest interest = this.interests.computeIfAbsent(channel, c -> new Interest());
+		if (interest.count == 0) {
+			this.gaps.open(channel);
+		}
 		if (interest.count++ == 0 || interest.subscribed.isCompletedExceptionally()) {
 			interest.subscribed = this.bus.subscribe(channel);
 		}
@@ -41,6 +54,7 @@ public class ChannelInterest {
 		}
 		if (--interest.count == 0) {
 			this.interests.remove(channel);
+			this.gaps.close(channel);
 			this.bus.unsubscribe(channel);
 		}
 	}

@@ -20,7 +20,8 @@ import org.springframework.util.IdGenerator;
  * through the {@link RelayBus}. The message then continues to the local broker unchanged, so this
  * node delivers to its own sessions itself and ignores its echo from Redis.
  * <p>Not relayed: messages re-injected from Redis ({@link RelayHeaders#RELAYED_FROM}), user messages
- * aimed at one session ({@code @SendToUser(broadcast = false)}, anonymous senders), and every
+ * aimed at one session of this node ({@code @SendToUser(broadcast = false)}, replies to anonymous
+ * senders; a session id that is not one of the user's sessions here does not count), and every
  * destination other than {@code /user/{name}/...} and {@code /topic/...}.
  * <p>Publishing is asynchronous and never blocks the sending thread; a publish Redis cannot take is
  * counted as dropped. Messages published from one thread reach Redis in that order.
@@ -39,8 +40,14 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 
 	private final IdGenerator ids;
 
+	private final LocalSessions sessions;
+
+	private final PublishSequences sequences;
+
 	public ClusterRelayInterceptor(String nodeId, RelayChannels channels, EnvelopeCodec codec, RelayBus bus,
-			RelayMetrics metrics, IdGenerator ids) {
+			RelayMetrics metrics, IdGenerator ids, LocalSessions sessions, PublishSequences sequences) {
+		this.sessions = sessions;
+		this.sequences = sequences;
 		this.nodeId = nodeId;
 		this.channels = channels;
 		this.codec = codec;
@@ -64,7 +71,7 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 		String user = null;
 		if (destination.startsWith(DestinationKinds.USER_PREFIX)) {
 			user = DestinationKinds.userOf(destination);
-			if (user == null || SimpMessageHeaderAccessor.getSessionId(headers) != null) {
+			if (user == null || this.sessions.targetsOneLocalSession(user, SimpMessageHeaderAccessor.getSessionId(headers))) {
 				return message;
 			}
 			kind = MessageKind.USER;
@@ -77,7 +84,7 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 			return message;
 		}
 		if (!(message.getPayload() instanceof byte[] payload)) {
-			this.metrics.dropped(DropReason.UNSUPPORTED_PAYLOAD, destination);
+			this.metrics.dropped(DropReason.UNSUPPORTED_PAYLOAD, DestinationKinds.forLog(destination));
 			return message;
 		}
 		publish(kind, user, destination, headers, payload);
@@ -95,11 +102,12 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 			encoded = this.codec.encode(envelope);
 		}
 		catch (EnvelopeFormatException ex) {
-			this.metrics.dropped(DropReason.UNENCODABLE, destination + " (" + ex.getMessage() + ")");
+			this.metrics.dropped(DropReason.UNENCODABLE, DestinationKinds.forLog(destination) + " (" + ex.getMessage() + ")");
 			return;
 		}
 		long start = System.nanoTime();
-		this.bus.publish(this.channels.channelFor(kind, user, destination), encoded)
+		String channel = this.channels.channelFor(kind, user, destination);
+		this.sequences.publish(channel, encoded, stamped -> this.bus.publish(channel, stamped))
 			.whenComplete((receivers, failure) -> {
 				if (failure != null) {
 					this.metrics.dropped(this.bus.isTimeout(failure) ? DropReason.REDIS_TIMEOUT : DropReason.REDIS_UNAVAILABLE,

@@ -28,4 +28,16 @@ final class DestinationKinds {
 		return destination.substring(start, end).replace("%2F", "/");
 	}
 
+	/**
+	 * @return the destination as it may appear in a log line: the user of a user destination is
+	 * replaced by {@code *}, so logs name no user
+	 */
+	static String forLog(String destination) {
+		if (destination == null || !destination.startsWith(USER_PREFIX)) {
+			return destination;
+		}
+		int end = destination.indexOf('/', USER_PREFIX.length());
+		return (end < 0) ? USER_PREFIX + "*" : USER_PREFIX + "*" + destination.substring(end);
+	}
+
 }

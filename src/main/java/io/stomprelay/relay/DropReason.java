@@ -16,6 +16,14 @@ public enum DropReason {
 	 */
 	REDIS_TIMEOUT("redis-timeout"),
 
+	/**
+	 * Another node published the message successfully, but this node was not subscribed to its
+	 * channel at that moment (typically: Redis came back and the publisher was faster than this
+	 * node's re-subscription). Found from a jump in that node's sequence on the channel
+	 * ({@link ReceiveGaps}) and counted by the node that missed it.
+	 */
+	MISSED("missed"),
+
 	/** The local delivery lane for a channel was full. */
 	DELIVERY_QUEUE_FULL("delivery-queue-full"),
 

@@ -2,10 +2,29 @@ package io.stomprelay.relay;
 
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+
+import io.lettuce.core.CommandListenerWriter;
+import io.lettuce.core.RedisChannelWriter;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.protocol.CommandExpiryWriter;
+import io.lettuce.core.protocol.DefaultEndpoint;
+import io.netty.util.concurrent.EventExecutorGroup;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
@@ -26,9 +45,19 @@ import org.springframework.beans.factory.DisposableBean;
 /**
  * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes, one subscribes.
  * Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
- * a publish never blocks a client thread. After a reconnect every channel that local sessions still
- * need is subscribed again, including channels first asked for while Redis was away. Losing and
- * regaining Redis is logged once each, with the node id.
+ * a publish never blocks a client thread. Losing and regaining Redis is logged once each, with the
+ * node id.
+ * <p><b>After a reconnect</b> the node's subscriptions are made to match what its sessions need
+ * now: every needed channel is subscribed again (including channels first asked for while Redis was
+ * away), and every channel whose UNSUBSCRIBE Redis never confirmed (it was released while Redis was
+ * away, and Lettuce re-subscribes what it last saw confirmed) is unsubscribed, so outages leave no
+ * channel behind that nobody needs.
+ * <p><b>Half-open connections</b> (Redis gone without a FIN or RST: a partition, a frozen host)
+ * are found by TCP keep-alive on both connections and by a PING every
+ * {@code stomp-relay.redis.ping-interval}: a connection that answers none of three PINGs in a row
+ * is dropped and reconnected. A Redis paused for longer than that (e.g. {@code CLIENT PAUSE}) is
+ * reconnected too, which costs nothing but the reconnect.
+ * <p>{@link #claimNodeId} detects a second running node with the same node id at start-up.
  * <p>{@link #isConnected()} follows Lettuce's {@code isOpen()}, which Lettuce clears when the TCP
  * connection goes inactive and sets again only once a reconnect completed its handshake (checked
  * against a killed and restarted redis-server in {@code RedisOutageIT}).
@@ -36,6 +65,12 @@ import org.springframework.beans.factory.DisposableBean;
 public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	private static final Logger logger = LoggerFactory.getLogger(RedisRelayBus.class);
+
+	private static final Duration RECONCILE_DELAY = Duration.ofMillis(200);
+
+	private static final Duration RECONCILE_RETRY = Duration.ofMillis(250);
+
+	private static final int UNANSWERED_PINGS_BEFORE_RECONNECT = 3;
 
 	private final RedisClient client;
 
@@ -49,16 +84,31 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	private volatile boolean closing;
 
+	/** Channels released whose UNSUBSCRIBE Redis has not confirmed yet. */
+	private final Set<String> unconfirmedReleases = ConcurrentHashMap.newKeySet();
+
+	private final EventExecutorGroup timers;
+
+	private final boolean ownsResources;
+
+	private volatile ScheduledFuture<?> pings;
+
+	private final Map<StatefulConnection<?, ?>, AtomicInteger> unansweredPings = new ConcurrentHashMap<>();
+
 	/**
 	 * Connects to Redis, or fails the node's start with a clear message.
 	 * @param client a client whose options reject commands while disconnected
 	 * @param location where Redis is, for messages
 	 * @param nodeId this node, for log lines
 	 * @param listener receives messages on subscribed channels
+	 * @param ownsResources whether the client's resources were made for the relay alone (shut down
+	 * with it) rather than shared with the application
 	 */
-	public RedisRelayBus(RedisClient client, String location, String nodeId, Listener listener) {
+	public RedisRelayBus(RedisClient client, String location, String nodeId, Listener listener, boolean ownsResources) {
 		this.client = client;
 		this.nodeId = nodeId;
+		this.ownsResources = ownsResources;
+		this.timers = client.getResources().eventExecutorGroup();
 		try {
 			this.publisher = client.connect(ByteArrayCodec.INSTANCE);
 			this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
@@ -66,7 +116,9 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		catch (RedisConnectionException ex) {
 			ClientResources resources = client.getResources();
 			client.shutdown();
-			resources.shutdown();
+			if (ownsResources) {
+				resources.shutdown();
+			}
 			throw new StartupCheckException("cannot connect to Redis at " + location + ".",
 					"Start Redis or point the node at it with spring.data.redis.url (env SPRING_DATA_REDIS_URL) "
 							+ "or spring.data.redis.host / port.", ex);
@@ -81,7 +133,7 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 			@Override
 			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
 				logger.info("Node {}: relay subscriber reconnected to Redis", nodeId);
-				resubscribe();
+				scheduleReconcile(RECONCILE_DELAY);
 			}
 
 			@Override
@@ -139,6 +191,7 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	@Override
 	public CompletableFuture<Void> subscribe(String channel) {
+		this.unconfirmedReleases.remove(channel);
 		try {
 			return this.subscriber.async().subscribe(bytes(channel)).toCompletableFuture();
 		}
@@ -149,11 +202,93 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	@Override
 	public void unsubscribe(String channel) {
+		this.unconfirmedReleases.add(channel);
 		try {
-			this.subscriber.async().unsubscribe(bytes(channel));
+			this.subscriber.async().unsubscribe(bytes(channel)).thenRun(() -> this.unconfirmedReleases.remove(channel));
 		}
 		catch (RuntimeException ex) {
 			logger.debug("Unsubscribe failed: {}", ex.getClass().getSimpleName());
+		}
+	}
+
+	/**
+	 * Subscribes to this node's own channel and fails the start when another running node is
+	 * subscribed to it too: two nodes with one id would each take the other's messages for their own
+	 * echo and drop them. Blocks; for start-up only.
+	 * @param nodeChannel the channel named after this node's id
+	 * @param timeout how long to wait for Redis
+	 */
+	public void claimNodeId(String nodeChannel, Duration timeout) {
+		try {
+			this.subscriber.async().subscribe(bytes(nodeChannel)).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+			Long holders = this.publisher.async()
+				.pubsubNumsub(bytes(nodeChannel))
+				.get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+				.values()
+				.stream()
+				.findFirst()
+				.orElse(0L);
+			if (holders > 1) {
+				throw new StartupCheckException(
+						"another running node already uses stomp-relay.node-id=" + this.nodeId + ".",
+						"Give every node its own stomp-relay.node-id (or leave it unset to generate one).");
+			}
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException("interrupted while checking the node id", ex);
+		}
+		catch (ExecutionException | TimeoutException ex) {
+			throw new StartupCheckException("Redis did not answer while checking the node id (" + ex.getClass().getSimpleName() + ").",
+					"Check that Redis is reachable and not overloaded.", ex);
+		}
+	}
+
+	/**
+	 * Starts the PING watchdog of both connections.
+	 * @param interval between PINGs; a connection that answered none of three in a row is reconnected
+	 */
+	public void startPings(Duration interval) {
+		this.pings = this.timers.scheduleAtFixedRate(this::ping, interval.toMillis(), interval.toMillis(),
+				TimeUnit.MILLISECONDS);
+	}
+
+	private void ping() {
+		ping(this.publisher, () -> this.publisher.async().ping().toCompletableFuture());
+		ping(this.subscriber, () -> this.subscriber.async().ping().toCompletableFuture());
+	}
+
+	private void ping(StatefulConnection<?, ?> connection, Supplier<CompletableFuture<String>> ping) {
+		AtomicInteger unanswered = this.unansweredPings.computeIfAbsent(connection, c -> new AtomicInteger());
+		if (!connection.isOpen()) {
+			unanswered.set(0);
+			return;
+		}
+		ping.get().whenComplete((pong, failure) -> {
+			if (failure == null) {
+				unanswered.set(0);
+			}
+			else if (unanswered.incrementAndGet() >= UNANSWERED_PINGS_BEFORE_RECONNECT && !this.closing) {
+				unanswered.set(0);
+				logger.warn("Node {}: Redis answered none of the last {} PINGs; reconnecting", this.nodeId,
+						UNANSWERED_PINGS_BEFORE_RECONNECT);
+				disconnect(connection);
+			}
+		});
+	}
+
+	/** Closes the TCP connection under a Lettuce connection; Lettuce reconnects by itself. */
+	private static void disconnect(StatefulConnection<?, ?> connection) {
+		if (!(connection instanceof RedisChannelHandler<?, ?> handler)) {
+			return;
+		}
+		RedisChannelWriter writer = handler.getChannelWriter();
+		while (writer instanceof CommandExpiryWriter || writer instanceof CommandListenerWriter) {
+			writer = (writer instanceof CommandExpiryWriter expiry) ? expiry.getDelegate()
+					: ((CommandListenerWriter) writer).getDelegate();
+		}
+		if (writer instanceof DefaultEndpoint endpoint) {
+			endpoint.disconnect();
 		}
 	}
 
@@ -162,29 +297,82 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		return this.publisher.isOpen() && this.subscriber.isOpen();
 	}
 
-	private void resubscribe() {
-		Collection<String> channels = this.wantedChannels.get();
-		if (channels.isEmpty()) {
+	/**
+	 * Runs {@link #reconcile} off the Redis I/O thread after {@code delay}: Lettuce re-subscribes its
+	 * own set when the reconnected connection is activated, and an UNSUBSCRIBE must go after that.
+	 */
+	private void scheduleReconcile(Duration delay) {
+		if (this.closing) {
 			return;
 		}
-		logger.info("Node {}: subscribing to {} relay channels again", this.nodeId, channels.size());
-		byte[][] names = channels.stream().map(RedisRelayBus::bytes).toArray(byte[][]::new);
-		this.subscriber.async().subscribe(names).whenComplete((done, failure) -> {
+		try {
+			this.timers.schedule(this::reconcile, delay.toMillis(), TimeUnit.MILLISECONDS);
+		}
+		catch (RejectedExecutionException ex) {
+			logger.debug("Reconcile not scheduled: shutting down");
+		}
+	}
+
+	/**
+	 * Makes the subscriptions match what the node needs now; tried again until Redis takes it.
+	 */
+	void reconcile() {
+		if (this.closing) {
+			return;
+		}
+		if (!this.subscriber.isOpen()) {
+			scheduleReconcile(RECONCILE_RETRY);
+			return;
+		}
+		Set<String> wanted = Set.copyOf(this.wantedChannels.get());
+		List<String> stale = this.unconfirmedReleases.stream().filter(channel -> !wanted.contains(channel)).toList();
+		List<CompletableFuture<Void>> commands = new ArrayList<>();
+		if (!wanted.isEmpty()) {
+			logger.info("Node {}: subscribing to {} relay channels again", this.nodeId, wanted.size());
+			commands.add(this.subscriber.async()
+				.subscribe(wanted.stream().map(RedisRelayBus::bytes).toArray(byte[][]::new))
+				.toCompletableFuture());
+		}
+		if (!stale.isEmpty()) {
+			logger.info("Node {}: unsubscribing {} relay channels released while Redis was away", this.nodeId,
+					stale.size());
+			commands.add(this.subscriber.async()
+				.unsubscribe(stale.stream().map(RedisRelayBus::bytes).toArray(byte[][]::new))
+				.thenRun(() -> stale.forEach(channel -> {
+					if (!this.wantedChannels.get().contains(channel)) {
+						this.unconfirmedReleases.remove(channel);
+					}
+				}))
+				.toCompletableFuture());
+		}
+		CompletableFuture.allOf(commands.toArray(CompletableFuture[]::new)).whenComplete((done, failure) -> {
 			if (failure != null) {
-				logger.warn("Node {}: subscribing again after a reconnect failed: {}", this.nodeId,
+				logger.warn("Node {}: re-subscribing after a reconnect failed ({}); trying again", this.nodeId,
 						failure.getClass().getSimpleName());
+				scheduleReconcile(RECONCILE_RETRY);
 			}
 		});
+	}
+
+	/** @return channels released whose UNSUBSCRIBE Redis has not confirmed (for tests and health) */
+	public int unconfirmedReleases() {
+		return this.unconfirmedReleases.size();
 	}
 
 	@Override
 	public void destroy() {
 		this.closing = true;
+		ScheduledFuture<?> pings = this.pings;
+		if (pings != null) {
+			pings.cancel(false);
+		}
 		ClientResources resources = this.client.getResources();
 		this.subscriber.close();
 		this.publisher.close();
 		this.client.shutdown();
-		resources.shutdown();
+		if (this.ownsResources) {
+			resources.shutdown();
+		}
 	}
 
 	private static byte[] bytes(String channel) {

@@ -6,7 +6,9 @@ package io.stomprelay.relay;
  * <ul>
  * <li>{@code <prefix>:user:<name>} carries the messages for one user;</li>
  * <li>{@code <prefix>:destination:<destination>} carries the messages for one {@code /topic}
- * destination, both the all and the authenticated kind.</li>
+ * destination, both the all and the authenticated kind;</li>
+ * <li>{@code <prefix>:node:<node id>} is held by the node with that id while it runs (a second
+ * node with the same id is refused at start-up).</li>
  * </ul>
  * No other class concatenates channel names.
  */
@@ -16,12 +18,19 @@ public final class RelayChannels {
 
 	private final String destinationPrefix;
 
+	private final String nodePrefix;
+
 	public RelayChannels(String namespace) {
 		if (namespace == null || namespace.isBlank()) {
 			throw new IllegalArgumentException("channel prefix must not be blank");
 		}
 		this.userPrefix = namespace + ":user:";
 		this.destinationPrefix = namespace + ":destination:";
+		this.nodePrefix = namespace + ":node:";
+	}
+
+	public String nodeChannel(String nodeId) {
+		return this.nodePrefix + nodeId;
 	}
 
 	public String userChannel(String user) {

@@ -8,6 +8,7 @@ import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
+import io.lettuce.core.SslOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.event.DefaultEventPublisherOptions;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
@@ -16,6 +17,7 @@ import io.lettuce.core.tracing.Tracing;
 import io.lettuce.core.resource.Delay;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.system.NodeIdentity;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.StompRelayProperties;
@@ -24,12 +26,15 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDetails;
+import org.springframework.boot.data.redis.autoconfigure.DataRedisProperties;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.util.AlternativeJdkIdGenerator;
 import org.springframework.util.IdGenerator;
 import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
@@ -69,9 +74,10 @@ class RelayConfiguration {
 	SessionInterest sessionInterest(RelayChannels channels, ObjectProvider<ChannelInterest> interest,
 			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
-			MeterRegistry registry, NodeIdentity node, RelayMetrics metrics) {
+			SessionLanes lanes, MeterRegistry registry, NodeIdentity node, RelayMetrics metrics) {
 		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
-				properties.redis().subscribeTimeout(), clientOutboundChannel, registry, node.id(), metrics);
+				properties.redis().subscribeTimeout(), clientOutboundChannel, lanes, registry, node.id(), metrics,
+				properties.relay().maxChannels());
 	}
 
 	@Bean
@@ -125,20 +131,45 @@ class RelayConfiguration {
 	@ConditionalOnProperty(name = RELAY_ENABLED, havingValue = "true", matchIfMissing = true)
 	static class RedisRelay {
 
+		/** TCP keep-alive on the relay's connections: a silent peer is found in about 5 + 3 x 2 s. */
+		private static final Duration KEEP_ALIVE_IDLE = Duration.ofSeconds(5);
+
+		private static final Duration KEEP_ALIVE_INTERVAL = Duration.ofSeconds(2);
+
+		private static final int KEEP_ALIVE_PROBES = 3;
+
+		/** How long a channel's publish sequence outlives its last publish. */
+		private static final Duration SEQUENCE_IDLE = Duration.ofMinutes(1);
+
 		@Bean(destroyMethod = "")
 		RedisClient relayRedisClient(DataRedisConnectionDetails details, ObjectProvider<ClientResources> resources,
-				StompRelayProperties properties) {
-			RedisURI uri = redisUri(details);
+				ObjectProvider<DataRedisProperties> redisProperties, StompRelayProperties properties) {
+			RedisURI uri = redisUri(details, redisProperties.getIfAvailable());
 			Duration timeout = properties.redis().commandTimeout();
 			RedisClient client = RedisClient.create(reconnectingResources(resources.getIfAvailable(),
 					properties.redis().maxReconnectDelay()), uri);
-			client.setOptions(ClientOptions.builder()
+			ClientOptions.Builder options = ClientOptions.builder()
 				.autoReconnect(true)
 				.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
 				.requestQueueSize(100_000)
-				.socketOptions(SocketOptions.builder().connectTimeout(timeout).keepAlive(true).build())
-				.timeoutOptions(TimeoutOptions.enabled(timeout))
-				.build());
+				.socketOptions(SocketOptions.builder()
+					.connectTimeout(timeout)
+					.keepAlive(SocketOptions.KeepAliveOptions.builder()
+						.enable()
+						.idle(KEEP_ALIVE_IDLE)
+						.interval(KEEP_ALIVE_INTERVAL)
+						.count(KEEP_ALIVE_PROBES)
+						.build())
+					.build())
+				.timeoutOptions(TimeoutOptions.enabled(timeout));
+			SslBundle ssl = details.getSslBundle();
+			if (ssl != null) {
+				options.sslOptions(SslOptions.builder()
+					.keyManager(ssl.getManagers().getKeyManagerFactory())
+					.trustManager(ssl.getManagers().getTrustManagerFactory())
+					.build());
+			}
+			client.setOptions(options.build());
 			return client;
 		}
 
@@ -152,15 +183,37 @@ class RelayConfiguration {
 		}
 
 		@Bean
+		ReceiveGaps receiveGaps() {
+			return new ReceiveGaps();
+		}
+
+		@Bean
+		PublishSequences publishSequences(ThreadPoolTaskScheduler stompRelayScheduler) {
+			PublishSequences sequences = new PublishSequences(SEQUENCE_IDLE);
+			stompRelayScheduler.scheduleAtFixedRate(sequences::retireIdle, SEQUENCE_IDLE.dividedBy(2));
+			return sequences;
+		}
+
+		@Bean
 		RemoteDelivery remoteDelivery(NodeIdentity node, EnvelopeCodec codec, DeliveryLanes lanes,
-				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics) {
-			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics);
+				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics, ReceiveGaps gaps) {
+			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics, gaps);
 		}
 
 		@Bean
 		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details, NodeIdentity node,
-				RemoteDelivery delivery, MeterRegistry registry) {
-			RedisRelayBus bus = new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery);
+				RemoteDelivery delivery, MeterRegistry registry, RelayChannels channels, StompRelayProperties properties,
+				ObjectProvider<ClientResources> resources) {
+			RedisRelayBus bus = new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery,
+					resources.getIfAvailable() == null);
+			try {
+				bus.claimNodeId(channels.nodeChannel(node.id()), properties.redis().subscribeTimeout().plusSeconds(3));
+			}
+			catch (RuntimeException ex) {
+				bus.destroy();
+				throw ex;
+			}
+			bus.startPings(properties.redis().pingInterval());
 			Gauge.builder("stomp.relay.redis.connected", bus, b -> b.isConnected() ? 1 : 0)
 				.description("1 while the relay's Redis connections are up, 0 while they are not")
 				.register(registry);
@@ -168,8 +221,8 @@ class RelayConfiguration {
 		}
 
 		@Bean
-		ChannelInterest channelInterest(RedisRelayBus bus, MeterRegistry registry) {
-			ChannelInterest interest = new ChannelInterest(bus);
+		ChannelInterest channelInterest(RedisRelayBus bus, ReceiveGaps gaps, MeterRegistry registry) {
+			ChannelInterest interest = new ChannelInterest(bus, gaps);
 			bus.setWantedChannels(interest::channels);
 			Gauge.builder("stomp.relay.redis.subscriptions", interest, ChannelInterest::size)
 				.description("Relay channels this node is subscribed to")
@@ -179,8 +232,9 @@ class RelayConfiguration {
 
 		@Bean
 		ClusterRelayInterceptor clusterRelayInterceptor(NodeIdentity node, RelayChannels channels, EnvelopeCodec codec,
-				RedisRelayBus bus, RelayMetrics metrics, IdGenerator ids) {
-			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids);
+				RedisRelayBus bus, RelayMetrics metrics, IdGenerator ids, SessionInterest sessions,
+				PublishSequences sequences) {
+			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids, sessions, sequences);
 		}
 
 		/**
@@ -194,6 +248,8 @@ class RelayConfiguration {
 		 * measures its own publish latency ({@code stomp_relay_publish_latency_seconds}). For the same
 		 * reason Lettuce's own command latency collector is off: a profile at the peak found it
 		 * creating a latency key and recording a histogram for every PUBLISH reply.
+		 * <p>Resources built from Boot's share its event loops, executor and timer, which Boot shuts
+		 * down; the relay shuts down only resources it built alone.
 		 */
 		private static ClientResources reconnectingResources(ClientResources shared, Duration maxDelay) {
 			Duration floor = Duration.ofMillis(Math.min(50, maxDelay.toMillis()));
@@ -206,17 +262,23 @@ class RelayConfiguration {
 				.build();
 		}
 
-		private static RedisURI redisUri(DataRedisConnectionDetails details) {
+		/**
+		 * The relay's Redis, from Boot's connection details: TLS when an SSL bundle is configured
+		 * ({@code spring.data.redis.ssl.*}) or the URL is {@code rediss://}.
+		 */
+		static RedisURI redisUri(DataRedisConnectionDetails details, DataRedisProperties properties) {
 			if (details.getCluster() != null || details.getSentinel() != null || details.getMasterReplica() != null) {
 				throw new StartupCheckException("the relay supports a standalone Redis only.",
 						"Point spring.data.redis.url (or host/port) at a standalone Redis.");
 			}
 			DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
+			boolean tls = details.getSslBundle() != null
+					|| (properties != null && properties.getUrl() != null && properties.getUrl().startsWith("rediss:"));
 			RedisURI.Builder uri = RedisURI.builder()
 				.withHost(standalone.getHost())
 				.withPort(standalone.getPort())
 				.withDatabase(standalone.getDatabase())
-				.withSsl(details.getSslBundle() != null);
+				.withSsl(tls);
 			if (details.getPassword() != null) {
 				if (details.getUsername() != null) {
 					uri.withAuthentication(details.getUsername(), details.getPassword().toCharArray());

@@ -139,9 +139,20 @@ public class RelayMetrics {
 	 * @param detail a short, safe detail (a destination or an error class), may be {@code null}
 	 */
 	public void dropped(DropReason reason, String detail) {
-		this.dropped.get(reason).increment();
+		dropped(reason, 1, detail);
+	}
+
+	/**
+	 * Counts lost messages and logs them, rate-limited. Never logs a payload or a user name.
+	 * @param reason why
+	 * @param count how many
+	 * @param detail a short, safe detail (a destination without its user, or an error class), may be
+	 * {@code null}
+	 */
+	public void dropped(DropReason reason, long count, String detail) {
+		this.dropped.get(reason).increment(count);
 		AtomicLong unlogged = this.unloggedDrops.get(reason);
-		unlogged.incrementAndGet();
+		unlogged.addAndGet(count);
 		AtomicLong last = this.lastLogged.get(reason);
 		long now = System.nanoTime();
 		long previous = last.get();

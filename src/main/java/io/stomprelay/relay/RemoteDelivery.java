@@ -18,7 +18,8 @@ import org.springframework.util.function.SingletonSupplier;
 /**
  * Receives envelopes from Redis and delivers them to this node's sessions. On the Redis I/O thread
  * it only counts the arrival ({@code stomp_relay_inbound_total}), decodes, checks and hands off:
- * broken or foreign envelopes are dropped and counted, this node's own echo is ignored, and the
+ * broken or foreign envelopes are dropped and counted, this node's own echo is ignored, messages
+ * this node missed before this one are counted ({@link ReceiveGaps}), and the
  * delivery itself runs on {@link DeliveryLanes}. There the message is re-injected into the local
  * broker through the local {@link SimpMessagingTemplate}, marked with
  * {@link RelayHeaders#RELAYED_FROM} so it is never republished.
@@ -38,8 +39,11 @@ public class RemoteDelivery implements RelayBus.Listener {
 
 	private final RelayMetrics metrics;
 
+	private final ReceiveGaps gaps;
+
 	public RemoteDelivery(String nodeId, EnvelopeCodec codec, DeliveryLanes lanes,
-			ObjectProvider<SimpMessagingTemplate> brokerTemplate, RelayMetrics metrics) {
+			ObjectProvider<SimpMessagingTemplate> brokerTemplate, RelayMetrics metrics, ReceiveGaps gaps) {
+		this.gaps = gaps;
 		this.nodeId = nodeId;
 		this.codec = codec;
 		this.lanes = lanes;
@@ -62,8 +66,12 @@ public class RemoteDelivery implements RelayBus.Listener {
 			this.metrics.echo();
 			return;
 		}
+		long missed = this.gaps.observe(channel, envelope.originNode(), EnvelopeCodec.readStamp(bytes));
+		if (missed > 0) {
+			this.metrics.dropped(DropReason.MISSED, missed, DestinationKinds.forLog(envelope.destination()));
+		}
 		if (!this.lanes.submit(channel, () -> deliver(envelope))) {
-			this.metrics.dropped(DropReason.DELIVERY_QUEUE_FULL, envelope.destination());
+			this.metrics.dropped(DropReason.DELIVERY_QUEUE_FULL, DestinationKinds.forLog(envelope.destination()));
 		}
 	}
 

@@ -7,12 +7,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Counter;
+import io.stomprelay.connection.ClientRejectedException;
+import io.stomprelay.connection.SessionLanes;
+import io.stomprelay.connection.SessionLimits;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,19 +41,31 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
  * and both are released when the session unsubscribes or ends. It also answers whether a session is
  * authenticated, for authenticated-only delivery.
  * <p>It sits on the client inbound channel and acts just before the local broker handles a frame, so
- * it only sees frames that passed authentication and authorization. A new channel subscription is
- * awaited (bounded by {@code stomp-relay.redis.subscribe-timeout}) before the broker answers, so once
- * a client holds its {@code CONNECTED} frame, or the {@code RECEIPT} of a {@code SUBSCRIBE} that asked
- * for one, messages published anywhere in the cluster reach it. (Spring's simple broker sends no
- * receipts for SUBSCRIBE; this class does.)
+ * it only sees frames that passed authentication and authorization. Every frame of a session,
+ * its end included, reaches it in the order the client sent it ({@link SessionLanes}), so a
+ * session's state is created before it is ended and a frame of an ended session changes nothing.
+ * <p><b>Ready means ready, without blocking.</b> When a CONNECT or SUBSCRIBE needs a channel Redis
+ * has not confirmed yet, the broker's handling of that frame (the {@code CONNECTED} frame, the
+ * subscription, the {@code RECEIPT}) and every later frame of that session wait until Redis
+ * confirms, bounded by {@code stomp-relay.redis.subscribe-timeout}; no thread waits meanwhile, and
+ * other sessions go on. So once a client holds its {@code CONNECTED} frame, or the {@code RECEIPT}
+ * of a {@code SUBSCRIBE} that asked for one, messages published anywhere in the cluster reach it,
+ * and a SEND right behind a SUBSCRIBE is handled only after the subscription is in place.
+ * (Spring's simple broker sends no receipts for SUBSCRIBE; this class does.) While Redis is away
+ * nothing waits: local delivery goes on, and the channel is subscribed once Redis is back.
  * <p>It writes the one log line per session open and close, with the node id and the session id
  * (never a user name, token or payload), and counts sessions Spring closed because the client did
  * not read fast enough ({@link CloseStatus#SESSION_NOT_RELIABLE}, after
  * {@code stomp-relay.limits.send-time} or {@code send-buffer} was exceeded).
  */
-public class SessionInterest implements ExecutorChannelInterceptor {
+public class SessionInterest implements ExecutorChannelInterceptor, LocalSessions {
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionInterest.class);
+
+	private static final CompletableFuture<Void> READY = CompletableFuture.completedFuture(null);
+
+	/** The {@code ERROR} message for a SUBSCRIBE beyond {@code stomp-relay.relay.max-channels}. */
+	public static final String TOO_MANY_DESTINATIONS = "too many destinations";
 
 	private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
 
@@ -65,17 +79,28 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 
 	private final ObjectProvider<MessageChannel> clientOutboundChannel;
 
+	private final SessionLanes lanes;
+
 	private final String nodeId;
 
 	private final RelayMetrics metrics;
 
+	private final int maxChannels;
+
+	private final Counter channelRejections;
+
 	/**
 	 * @param interest the channel reference counts, or {@code null} when the relay is off
 	 * @param bus the relay bus, or {@code null} when the relay is off
+	 * @param lanes the inbound channel's executor, which holds a session's frames while it waits
+	 * @param maxChannels the most relay channels this node holds; a SUBSCRIBE needing one more is
+	 * refused
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
-			ObjectProvider<MessageChannel> clientOutboundChannel, MeterRegistry registry, String nodeId,
-			RelayMetrics metrics) {
+			ObjectProvider<MessageChannel> clientOutboundChannel, SessionLanes lanes, MeterRegistry registry,
+			String nodeId, RelayMetrics metrics, int maxChannels) {
+		this.maxChannels = maxChannels;
+		this.channelRejections = SessionLimits.rejections(registry, "channels");
 		this.nodeId = nodeId;
 		this.metrics = metrics;
 		this.channels = channels;
@@ -83,6 +108,7 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		this.bus = bus;
 		this.subscribeTimeout = subscribeTimeout;
 		this.clientOutboundChannel = clientOutboundChannel;
+		this.lanes = lanes;
 		Gauge.builder("stomp.relay.sessions", this, s -> s.count(true))
 			.description("Open STOMP sessions on this node").tag("kind", "authenticated").register(registry);
 		Gauge.builder("stomp.relay.sessions", this, s -> s.count(false))
@@ -95,8 +121,44 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		return session != null && session.user != null;
 	}
 
+	@Override
+	public String userOf(String sessionId) {
+		Session session = (sessionId != null) ? this.sessions.get(sessionId) : null;
+		return (session != null) ? session.user : null;
+	}
+
+	@Override
+	public boolean isLocal(String sessionId) {
+		return sessionId != null && this.sessions.containsKey(sessionId);
+	}
+
 	private long count(boolean authenticated) {
 		return this.sessions.values().stream().filter(s -> (s.user != null) == authenticated).count();
+	}
+
+	/**
+	 * Refuses, on the thread that read it, a SUBSCRIBE that would take this node past
+	 * {@code stomp-relay.relay.max-channels}, so one client cannot make the node (and Redis) hold
+	 * channels without bound. Checked after authorization; the count may overshoot by the SUBSCRIBEs
+	 * in flight at that moment.
+	 */
+	@Override
+	public Message<?> preSend(Message<?> message, MessageChannel channel) {
+		if (this.interest == null
+				|| SimpMessageHeaderAccessor.getMessageType(message.getHeaders()) != SimpMessageType.SUBSCRIBE) {
+			return message;
+		}
+		String destination = SimpMessageHeaderAccessor.getDestination(message.getHeaders());
+		if (destination != null && destination.startsWith(DestinationKinds.TOPIC_PREFIX)
+				&& this.interest.size() >= this.maxChannels
+				&& this.interest.count(this.channels.destinationChannel(destination)) == 0) {
+			this.channelRejections.increment();
+			logger.warn("Node {}: session {} refused a new destination: the node holds {} relay channels "
+					+ "(stomp-relay.relay.max-channels)", this.nodeId,
+					SimpMessageHeaderAccessor.getSessionId(message.getHeaders()), this.interest.size());
+			throw new ClientRejectedException(TOO_MANY_DESTINATIONS);
+		}
+		return message;
 	}
 
 	@Override
@@ -107,20 +169,44 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		MessageHeaders headers = message.getHeaders();
 		SimpMessageType type = SimpMessageHeaderAccessor.getMessageType(headers);
 		String sessionId = SimpMessageHeaderAccessor.getSessionId(headers);
-		if (sessionId == null) {
+		if (sessionId == null || type == null) {
 			return message;
 		}
-		if (type == SimpMessageType.CONNECT) {
-			connected(sessionId, SimpMessageHeaderAccessor.getUser(headers));
-		}
-		else if (type == SimpMessageType.SUBSCRIBE) {
-			subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
+		CompletableFuture<Void> ready = switch (type) {
+			case CONNECT -> connected(sessionId, SimpMessageHeaderAccessor.getUser(headers));
+			case SUBSCRIBE -> subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
 					SimpMessageHeaderAccessor.getDestination(headers));
+			case UNSUBSCRIBE -> unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
+			case DISCONNECT -> ended(sessionId);
+			default -> READY;
+		};
+		if (ready.isDone() || this.bus == null || !this.bus.isConnected()) {
+			return message;
 		}
-		else if (type == SimpMessageType.UNSUBSCRIBE) {
-			unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
+		String what = (type == SimpMessageType.CONNECT) ? "user channel" : "destination channel";
+		CompletableFuture<Void> bounded = ready.copy()
+			.orTimeout(this.subscribeTimeout.toMillis(), TimeUnit.MILLISECONDS)
+			.exceptionally(failure -> {
+				logger.warn("Node {}: Redis did not confirm a {} subscription for session {} in time ({}); going on",
+						this.nodeId, what, sessionId, failure.getClass().getSimpleName());
+				return null;
+			});
+		this.lanes.pauseUntil(bounded, () -> handleLater(message, channel, handler));
+		return null;
+	}
+
+	/** The broker's part of a frame that waited for Redis, and its receipt. */
+	private void handleLater(Message<?> message, MessageChannel channel, MessageHandler handler) {
+		Exception failure = null;
+		try {
+			handler.handleMessage(message);
 		}
-		return message;
+		catch (RuntimeException ex) {
+			failure = ex;
+			logger.warn("Node {}: the broker failed to handle a frame that waited for Redis: {}", this.nodeId,
+					ex.getClass().getName());
+		}
+		afterMessageHandled(message, channel, handler, failure);
 	}
 
 	@Override
@@ -144,43 +230,40 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		}
 	}
 
-	private void connected(String sessionId, Principal user) {
+	private CompletableFuture<Void> connected(String sessionId, Principal user) {
 		Session session = new Session((user != null) ? user.getName() : null);
 		if (this.sessions.putIfAbsent(sessionId, session) != null) {
-			return;
+			return READY;
 		}
 		logger.info("Node {}: session {} opened ({})", this.nodeId, sessionId,
 				(session.user != null) ? "authenticated" : "anonymous");
-		if (session.user != null && this.interest != null) {
-			await(this.interest.acquire(this.channels.userChannel(session.user)), "user channel");
+		if (session.user == null || this.interest == null) {
+			return READY;
 		}
+		return this.interest.acquire(this.channels.userChannel(session.user));
 	}
 
-	private void subscribed(String sessionId, String subscriptionId, String destination) {
+	private CompletableFuture<Void> subscribed(String sessionId, String subscriptionId, String destination) {
 		Session session = this.sessions.get(sessionId);
 		if (this.interest == null || session == null || destination == null || subscriptionId == null
 				|| !destination.startsWith(DestinationKinds.TOPIC_PREFIX)) {
-			return;
+			return READY;
 		}
 		String channel = this.channels.destinationChannel(destination);
-		CompletableFuture<Void> subscribed;
 		synchronized (session) {
-			if (session.closed) {
-				return;
-			}
 			String previous = session.subscriptions.put(subscriptionId, channel);
-			subscribed = this.interest.acquire(channel);
+			CompletableFuture<Void> subscribed = this.interest.acquire(channel);
 			if (previous != null) {
 				this.interest.release(previous);
 			}
+			return subscribed;
 		}
-		await(subscribed, "destination channel");
 	}
 
-	private void unsubscribed(String sessionId, String subscriptionId) {
+	private CompletableFuture<Void> unsubscribed(String sessionId, String subscriptionId) {
 		Session session = this.sessions.get(sessionId);
 		if (this.interest == null || session == null || subscriptionId == null) {
-			return;
+			return READY;
 		}
 		synchronized (session) {
 			String channel = session.subscriptions.remove(subscriptionId);
@@ -188,14 +271,32 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 				this.interest.release(channel);
 			}
 		}
+		return READY;
+	}
+
+	/**
+	 * The session's last frame (a client DISCONNECT, or the one Spring sends when the connection
+	 * closed): after every other frame of the session, so nothing it acquired can outlive it.
+	 */
+	private CompletableFuture<Void> ended(String sessionId) {
+		Session session = this.sessions.remove(sessionId);
+		if (session == null || this.interest == null) {
+			return READY;
+		}
+		List<String> held;
+		synchronized (session) {
+			held = List.copyOf(session.subscriptions.values());
+			session.subscriptions.clear();
+		}
+		held.forEach(this.interest::release);
+		if (session.user != null) {
+			this.interest.release(this.channels.userChannel(session.user));
+		}
+		return READY;
 	}
 
 	@EventListener
 	void onDisconnect(SessionDisconnectEvent event) {
-		Session session = this.sessions.remove(event.getSessionId());
-		if (session == null) {
-			return;
-		}
 		CloseStatus status = event.getCloseStatus();
 		if (status != null && status.getCode() == CloseStatus.SESSION_NOT_RELIABLE.getCode()) {
 			this.metrics.slowConsumer();
@@ -205,35 +306,6 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		else {
 			logger.info("Node {}: session {} closed ({})", this.nodeId, event.getSessionId(), status);
 		}
-		if (this.interest == null) {
-			return;
-		}
-		List<String> held;
-		synchronized (session) {
-			session.closed = true;
-			held = List.copyOf(session.subscriptions.values());
-			session.subscriptions.clear();
-		}
-		held.forEach(this.interest::release);
-		if (session.user != null) {
-			this.interest.release(this.channels.userChannel(session.user));
-		}
-	}
-
-	private void await(CompletableFuture<Void> subscribed, String what) {
-		if (subscribed.isDone() || !this.bus.isConnected()) {
-			return;
-		}
-		try {
-			subscribed.get(this.subscribeTimeout.toMillis(), TimeUnit.MILLISECONDS);
-		}
-		catch (TimeoutException | ExecutionException ex) {
-			logger.warn("Redis did not confirm a {} subscription in time ({}); going on", what,
-					ex.getClass().getSimpleName());
-		}
-		catch (InterruptedException ex) {
-			Thread.currentThread().interrupt();
-		}
 	}
 
 	private static final class Session {
@@ -241,8 +313,6 @@ public class SessionInterest implements ExecutorChannelInterceptor {
 		final String user;
 
 		final Map<String, String> subscriptions = new HashMap<>();
-
-		boolean closed;
 
 		Session(String user) {
 			this.user = user;

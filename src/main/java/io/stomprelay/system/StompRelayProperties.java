@@ -53,10 +53,12 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param maxReconnectDelay the longest pause between two reconnect attempts while Redis is
 	 * away (attempts start at 50 ms and double up to this), so relaying resumes at most about this
 	 * long after Redis is back
+	 * @param pingInterval how often the relay PINGs each of its Redis connections; one that
+	 * answers none of three PINGs in a row is dropped and reconnected (a half-open connection)
 	 */
 	public record Redis(@DefaultValue("stomp-relay") String channelPrefix,
 			@DefaultValue("2s") Duration subscribeTimeout, @DefaultValue("2s") Duration commandTimeout,
-			@DefaultValue("1s") Duration maxReconnectDelay) {
+			@DefaultValue("1s") Duration maxReconnectDelay, @DefaultValue("5s") Duration pingInterval) {
 	}
 
 	/**
@@ -66,9 +68,13 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * at least 2); a channel always maps to the same lane, which keeps its order
 	 * @param deliveryQueueCapacity messages waiting per lane before new ones are dropped
 	 * @param maxEnvelopeSize the largest envelope accepted from Redis
+	 * @param maxChannels the most distinct relay channels (users with a session here plus topic
+	 * destinations subscribed here) one node holds; a SUBSCRIBE that would need one more is refused
+	 * with {@code ERROR} "too many destinations"
 	 */
 	public record Relay(@DefaultValue("true") boolean enabled, @DefaultValue("0") int deliveryLanes,
-			@DefaultValue("10000") int deliveryQueueCapacity, @DefaultValue("1MB") DataSize maxEnvelopeSize) {
+			@DefaultValue("10000") int deliveryQueueCapacity, @DefaultValue("1MB") DataSize maxEnvelopeSize,
+			@DefaultValue("100000") int maxChannels) {
 	}
 
 	/**

@@ -1,5 +1,6 @@
 package io.stomprelay.relay;
 
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,8 +40,22 @@ class ClusterRelayInterceptorTest {
 
 	private final EnvelopeCodec codec = new EnvelopeCodec(1024 * 1024);
 
+	/** Local sessions: s1 is alice's, s2 is anonymous. */
+	private final LocalSessions sessions = new LocalSessions() {
+		@Override
+		public boolean isLocal(String sessionId) {
+			return "s1".equals(sessionId) || "s2".equals(sessionId);
+		}
+
+		@Override
+		public String userOf(String sessionId) {
+			return "s1".equals(sessionId) ? "alice" : null;
+		}
+	};
+
 	private final ClusterRelayInterceptor interceptor = new ClusterRelayInterceptor(NODE, new RelayChannels("t"),
-			this.codec, this.bus, new RelayMetrics(this.registry, "node-test"), new AlternativeJdkIdGenerator());
+			this.codec, this.bus, new RelayMetrics(this.registry, "node-test"), new AlternativeJdkIdGenerator(),
+			this.sessions, new PublishSequences(Duration.ofMinutes(1)));
 
 	private final MessageChannel brokerChannel = (message, timeout) -> true;
 
@@ -172,6 +187,28 @@ class ClusterRelayInterceptorTest {
 
 		assertThat(this.interceptor.preSend(message, this.brokerChannel)).isSameAs(message);
 		assertThat(this.bus.published).isEmpty();
+	}
+
+	@Test
+	void aReplyToAnAnonymousSendersOwnSessionIsNotPublished() {
+		SimpMessageHeaderAccessor accessor = accessor("/user/s2/queue/x");
+		accessor.setSessionId("s2");
+
+		this.interceptor.preSend(message(accessor, PAYLOAD), this.brokerChannel);
+
+		assertThat(this.bus.published).isEmpty();
+	}
+
+	@ParameterizedTest
+	@ValueSource(strings = { "s-on-another-node", "s2" })
+	void aUserMessageWithASessionIdThatIsNotOneOfThatUsersLocalSessionsIsPublished(String sessionId) {
+		SimpMessageHeaderAccessor accessor = accessor("/user/alice/queue/x");
+		accessor.setSessionId(sessionId);
+
+		this.interceptor.preSend(message(accessor, PAYLOAD), this.brokerChannel);
+
+		assertThat(this.bus.published).singleElement()
+			.satisfies(published -> assertThat(published.channel()).isEqualTo("t:user:alice"));
 	}
 
 	@Test

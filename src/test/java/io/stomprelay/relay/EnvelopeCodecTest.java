@@ -124,7 +124,7 @@ class EnvelopeCodecTest {
 	}
 
 	@ParameterizedTest
-	@ValueSource(bytes = { 0, 2, 3, 127, -1 })
+	@ValueSource(bytes = { 0, 1, 3, 127, -1 })
 	void decodingRejectsAnUnknownVersion(byte version) {
 		byte[] bytes = validBytes();
 		bytes[2] = version;
@@ -198,6 +198,7 @@ class EnvelopeCodecTest {
 		java.io.DataOutputStream out = new java.io.DataOutputStream(raw);
 		out.write(new byte[] { 'S', 'R', EnvelopeCodec.VERSION, 2 });
 		out.writeLong(1L);
+		out.write(new byte[20]);
 		for (String field : new String[] { "node-a", "m-1", "", "/topic/chat", "" }) {
 			out.writeUTF(field);
 		}
@@ -209,6 +210,17 @@ class EnvelopeCodecTest {
 		}
 		out.writeInt(0);
 		assertRejected(raw.toByteArray(), "too many headers");
+	}
+
+	@Test
+	void theSequenceStampIsWrittenInPlaceAndReadWithoutDecoding() {
+		byte[] bytes = validBytes();
+		assertThat(EnvelopeCodec.readStamp(bytes)).isEqualTo(new SequenceStamp(0, 0, 0));
+
+		EnvelopeCodec.stamp(bytes, new SequenceStamp(-7, 42, 3));
+
+		assertThat(EnvelopeCodec.readStamp(bytes)).isEqualTo(new SequenceStamp(-7, 42, 3));
+		assertThat(this.codec.decode(bytes).destination()).isEqualTo(this.codec.decode(validBytes()).destination());
 	}
 
 	@Test
