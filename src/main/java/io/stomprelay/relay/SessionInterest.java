@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -295,8 +296,16 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		return READY;
 	}
 
+	/**
+	 * Logs the close and counts slow consumers, once per session (Spring may publish the event more
+	 * than once). The session's state is released by its last frame, in order ({@link #ended}).
+	 */
 	@EventListener
 	void onDisconnect(SessionDisconnectEvent event) {
+		Session session = this.sessions.get(event.getSessionId());
+		if (session == null || !session.closeReported.compareAndSet(false, true)) {
+			return;
+		}
 		CloseStatus status = event.getCloseStatus();
 		if (status != null && status.getCode() == CloseStatus.SESSION_NOT_RELIABLE.getCode()) {
 			this.metrics.slowConsumer();
@@ -313,6 +322,8 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		final String user;
 
 		final Map<String, String> subscriptions = new HashMap<>();
+
+		final AtomicBoolean closeReported = new AtomicBoolean();
 
 		Session(String user) {
 			this.user = user;

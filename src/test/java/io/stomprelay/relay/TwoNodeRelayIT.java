@@ -17,6 +17,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
+import org.springframework.messaging.simp.SimpMessageType;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -211,6 +213,26 @@ class TwoNodeRelayIT {
 			assertThat(otherNode.received()).isEmpty();
 		});
 		assertThat(publishedUserMessages(nodeA)).isEqualTo(publishedBefore);
+	}
+
+	@Test
+	void aUserMessageCarryingASessionIdThatIsNotOneOfTheUsersSessionsHereStillReachesEveryNode() {
+		String olga = user("olga");
+		StompTestClient olgaA = connect(nodeA, olga).subscribe("/user/queue/notes");
+		StompTestClient olgaB = connect(nodeB, olga).subscribe("/user/queue/notes");
+		SimpMessageHeaderAccessor headers = SimpMessageHeaderAccessor.create(SimpMessageType.MESSAGE);
+		headers.setSessionId("a-session-of-another-node");
+		headers.setLeaveMutable(true);
+
+		nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class)
+			.convertAndSendToUser(olga, "/queue/notes", "for every tab", headers.getMessageHeaders());
+
+		// Spring resolves an unknown session id to every session of the user; so must the relay.
+		await().atMost(Duration.ofSeconds(5)).until(() -> !olgaB.bodies("/user/queue/notes").isEmpty());
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
+			assertThat(olgaB.bodies("/user/queue/notes")).containsExactly("for every tab");
+			assertThat(olgaA.bodies("/user/queue/notes")).containsExactly("for every tab");
+		});
 	}
 
 	@Test
