@@ -92,7 +92,7 @@ class RedisPauseIT {
 			for (Prober prober : probers) {
 				probing.scheduleWithFixedDelay(prober::probe, 0, 20, TimeUnit.MILLISECONDS);
 			}
-			await().atMost(Duration.ofSeconds(10)).until(() -> probers.stream().allMatch(p -> p.roundTrips.size() >= 20));
+			await().atMost(Duration.ofSeconds(10)).until(() -> probers.stream().allMatch(p -> p.roundTrips.size() >= 50));
 			long before = probers.stream().mapToLong(Prober::max).max().orElseThrow();
 			System.out.println("round trips before the pause: max " + TimeUnit.NANOSECONDS.toMillis(before) + " ms");
 
