@@ -27,8 +27,8 @@ import org.springframework.web.socket.messaging.WebSocketStompClient;
 
 /**
  * A real STOMP-over-WebSocket session for tests ({@link WebSocketStompClient}), recording every
- * MESSAGE it receives. Subscriptions ask for a receipt and wait for it, so a test can send right
- * after {@link #subscribe} returns.
+ * MESSAGE it receives. {@link #subscribe} asks for a receipt and waits for it, so a test can send
+ * right after it returns; {@link #subscribeNoWait} does not, like an impatient client.
  */
 public final class StompTestClient implements AutoCloseable {
 
@@ -99,7 +99,26 @@ public final class StompTestClient implements AutoCloseable {
 		headers.setDestination(destination);
 		headers.setReceipt("r-" + RECEIPTS.incrementAndGet());
 		CompletableFuture<Void> receipt = new CompletableFuture<>();
-		StompSession.Subscription subscription = this.session.subscribe(headers, new StompFrameHandler() {
+		StompSession.Subscription subscription = this.session.subscribe(headers, recorder(destination));
+		subscription.addReceiptTask(() -> receipt.complete(null));
+		subscription.addReceiptLostTask(() -> receipt.completeExceptionally(new IllegalStateException("no receipt")));
+		receipt.orTimeout(10, TimeUnit.SECONDS).join();
+		return this;
+	}
+
+	/**
+	 * Subscribes like an impatient client (@stomp/stompjs apps): no receipt asked for, nothing
+	 * waited for, so a SEND right after it follows the SUBSCRIBE back to back.
+	 */
+	public StompTestClient subscribeNoWait(String destination) {
+		StompHeaders headers = new StompHeaders();
+		headers.setDestination(destination);
+		this.session.subscribe(headers, recorder(destination));
+		return this;
+	}
+
+	private StompFrameHandler recorder(String destination) {
+		return new StompFrameHandler() {
 			@Override
 			public Type getPayloadType(StompHeaders headers) {
 				return String.class;
@@ -109,11 +128,7 @@ public final class StompTestClient implements AutoCloseable {
 			public void handleFrame(StompHeaders headers, Object payload) {
 				StompTestClient.this.received.add(new Received(destination, (String) payload, headers));
 			}
-		});
-		subscription.addReceiptTask(() -> receipt.complete(null));
-		subscription.addReceiptLostTask(() -> receipt.completeExceptionally(new IllegalStateException("no receipt")));
-		receipt.orTimeout(10, TimeUnit.SECONDS).join();
-		return this;
+		};
 	}
 
 	/** Sends a JSON (or plain) body to an application destination. */

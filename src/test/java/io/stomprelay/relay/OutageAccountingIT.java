@@ -1,0 +1,236 @@
+package io.stomprelay.relay;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+import io.lettuce.core.RedisClient;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.support.RawStompSocket;
+import io.stomprelay.support.RedisTestServer;
+import io.stomprelay.support.RelayCluster;
+import io.stomprelay.support.RelayNode;
+import io.stomprelay.support.TestTokens;
+import org.assertj.core.api.SoftAssertions;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.messaging.simp.SimpMessagingTemplate;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Every message lost in a Redis crash is counted. Mirrors the benchmark's {@code user} workload:
+ * 200 users with one session each on node B, a publisher on node A sending to them round robin at
+ * about 2,000 messages/s for 10 s; the redis-server is killed (SIGKILL) after 3 s and started again
+ * on the same port 3 s later. Once all is quiet, the messages that never arrived
+ * ({@code sent - distinct received}) must equal the sum of every {@code stomp.relay.dropped}
+ * counter of both nodes, with no duplicate and each user's messages in order. Five rounds.
+ */
+class OutageAccountingIT {
+
+	private static final int USERS = 200;
+
+	private static final int ROUNDS = 5;
+
+	/** 10 messages every 5 ms: 2,000/s */
+	private static final int PER_TICK = 10;
+
+	private static final long TICK_MILLIS = 5;
+
+	private static final String QUEUE = "/user/queue/bench";
+
+	private static RelayCluster cluster;
+
+	private static RedisTestServer redis;
+
+	private static RelayNode nodeA;
+
+	private static RelayNode nodeB;
+
+	private static final List<String> users = new ArrayList<>();
+
+	private static final List<RawStompSocket> sessions = new ArrayList<>();
+
+	@BeforeAll
+	static void start() {
+		cluster = RelayCluster.start("accounting");
+		redis = cluster.redis();
+		nodeA = cluster.nodeA();
+		nodeB = cluster.nodeB();
+		String run = UUID.randomUUID().toString().substring(0, 8);
+		for (int i = 0; i < USERS; i++) {
+			String user = "bench-" + run + "-" + i;
+			RawStompSocket session = RawStompSocket.connected(nodeB.wsUrl(), TestTokens.valid(user, "user"));
+			sessions.add(session);
+			users.add(user);
+			session.sendFrame("SUBSCRIBE", "", "id:bench", "destination:" + QUEUE, "receipt:ready");
+		}
+		sessions.forEach(session -> session.awaitFrame("RECEIPT", Duration.ofSeconds(10)));
+	}
+
+	@AfterAll
+	static void stop() {
+		sessions.forEach(RawStompSocket::close);
+		cluster.close();
+	}
+
+	@Test
+	void everyMessageLostWhileRedisIsKilledAndRestartedIsCounted() throws Exception {
+		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+		RelayChannels channels = nodeB.bean(RelayChannels.class);
+		String[] userChannels = users.stream().map(channels::userChannel).toArray(String[]::new);
+		SoftAssertions soft = new SoftAssertions();
+		for (int round = 0; round < ROUNDS; round++) {
+			awaitHealthy(userChannels);
+			double droppedBefore = dropped(nodeA) + dropped(nodeB);
+			double droppedBeforeA = dropped(nodeA);
+			double publishedBefore = published(nodeA);
+			long framesBefore = totalFrames();
+
+			long sent = publishWhileRedisIsKilledAndRestarted(template, round);
+
+			await().atMost(Duration.ofSeconds(15))
+				.until(() -> published(nodeA) - publishedBefore + dropped(nodeA) - droppedBeforeA >= sent);
+			awaitQuiet(OutageAccountingIT::totalFrames, Duration.ofSeconds(1), Duration.ofSeconds(20));
+
+			Outcome outcome = outcome(round, sent);
+			long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
+			long lost = sent - outcome.distinct;
+			System.out.printf("round %d: sent %d, received %d (frames %d), lost %d, counted %d (node A %d, node B %d),"
+					+ " duplicates %d, sessions out of order %d%n", round, sent, outcome.distinct,
+					totalFrames() - framesBefore, lost, counted, Math.round(dropped(nodeA) - droppedBeforeA),
+					Math.round(counted - (dropped(nodeA) - droppedBeforeA)), outcome.duplicates, outcome.outOfOrder);
+			soft.assertThat(lost).as("round %d: lost (sent - received) vs counted drops", round).isEqualTo(counted);
+			soft.assertThat(outcome.duplicates).as("round %d: duplicates", round).isZero();
+			soft.assertThat(outcome.outOfOrder).as("round %d: sessions that got their messages out of order", round)
+				.isZero();
+		}
+		soft.assertAll();
+	}
+
+	/**
+	 * Publishes round robin for 10 s, killing redis-server after 3 s and starting it again 3 s later.
+	 * @return how many messages were sent
+	 */
+	private static long publishWhileRedisIsKilledAndRestarted(SimpMessagingTemplate template, int round)
+			throws Exception {
+		ScheduledExecutorService publisher = Executors.newSingleThreadScheduledExecutor();
+		ScheduledExecutorService outage = Executors.newSingleThreadScheduledExecutor();
+		AtomicLong sent = new AtomicLong();
+		try {
+			ScheduledFuture<?> publishing = publisher.scheduleAtFixedRate(() -> {
+				for (int i = 0; i < PER_TICK; i++) {
+					long seq = sent.get();
+					template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", round + "-" + seq);
+					sent.incrementAndGet();
+				}
+			}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+			ScheduledFuture<?> kill = outage.schedule(redis::kill, 3, TimeUnit.SECONDS);
+			ScheduledFuture<?> restart = outage.schedule(redis::restart, 6, TimeUnit.SECONDS);
+			// on the publisher's own thread, so no tick runs after it
+			ScheduledFuture<?> stop = publisher.schedule(() -> publishing.cancel(false), 10, TimeUnit.SECONDS);
+			kill.get(15, TimeUnit.SECONDS);
+			restart.get(15, TimeUnit.SECONDS);
+			stop.get(15, TimeUnit.SECONDS);
+			return sent.get();
+		}
+		finally {
+			publisher.shutdownNow();
+			outage.shutdownNow();
+		}
+	}
+
+	/** Both nodes connected to Redis and node B subscribed to every user's channel. */
+	private static void awaitHealthy(String[] userChannels) {
+		RedisClient inspector = RedisClient.create(redis.url());
+		try {
+			await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() -> {
+				if (connected(nodeA) != 1 || connected(nodeB) != 1) {
+					return false;
+				}
+				try (var inspection = inspector.connect()) {
+					Map<String, Long> subscribers = inspection.sync().pubsubNumsub(userChannels);
+					return subscribers.values().stream().allMatch(n -> n == 1);
+				}
+			});
+		}
+		finally {
+			inspector.shutdown();
+		}
+	}
+
+	private static Outcome outcome(int round, long sent) {
+		String prefix = round + "-";
+		Set<Long> distinct = new HashSet<>();
+		long total = 0;
+		int outOfOrder = 0;
+		for (RawStompSocket session : sessions) {
+			long last = -1;
+			boolean ordered = true;
+			for (String body : session.messages(QUEUE)) {
+				if (!body.startsWith(prefix)) {
+					continue;
+				}
+				long seq = Long.parseLong(body.substring(prefix.length()));
+				total++;
+				distinct.add(seq);
+				if (seq <= last) {
+					ordered = false;
+				}
+				last = seq;
+			}
+			if (!ordered) {
+				outOfOrder++;
+			}
+		}
+		return new Outcome(distinct.size(), total - distinct.size(), outOfOrder);
+	}
+
+	/** Waits until a count has not changed for {@code quiet}. */
+	private static void awaitQuiet(LongSupplier count, Duration quiet, Duration atMost) {
+		AtomicLong last = new AtomicLong(count.getAsLong());
+		AtomicLong since = new AtomicLong(System.nanoTime());
+		await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() -> {
+			long now = count.getAsLong();
+			if (now != last.getAndSet(now)) {
+				since.set(System.nanoTime());
+				return false;
+			}
+			return System.nanoTime() - since.get() >= quiet.toNanos();
+		});
+	}
+
+	private static long totalFrames() {
+		return sessions.stream().mapToLong(RawStompSocket::frameCount).sum();
+	}
+
+	private static double dropped(RelayNode node) {
+		return node.bean(MeterRegistry.class).find("stomp.relay.dropped").counters().stream()
+			.mapToDouble(Counter::count).sum();
+	}
+
+	private static double published(RelayNode node) {
+		return node.bean(MeterRegistry.class).get("stomp.relay.published").tag("kind", "user").counter().count();
+	}
+
+	private static double connected(RelayNode node) {
+		return node.bean(MeterRegistry.class).get("stomp.relay.redis.connected").gauge().value();
+	}
+
+	private record Outcome(long distinct, long duplicates, int outOfOrder) {
+	}
+
+}
