@@ -143,8 +143,10 @@ class RelayConfiguration {
 
 		@Bean(destroyMethod = "")
 		RedisClient relayRedisClient(DataRedisConnectionDetails details, ObjectProvider<ClientResources> resources,
-				ObjectProvider<DataRedisProperties> redisProperties, StompRelayProperties properties) {
+				ObjectProvider<DataRedisProperties> redisProperties, StompRelayProperties properties, NodeIdentity node) {
 			RedisURI uri = redisUri(details, redisProperties.getIfAvailable());
+			// CLIENT LIST names the node that holds each connection
+			uri.setClientName("stomp-relay:" + node.id());
 			Duration timeout = properties.redis().commandTimeout();
 			RedisClient client = RedisClient.create(reconnectingResources(resources.getIfAvailable(),
 					properties.redis().maxReconnectDelay()), uri);

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 
 import static org.awaitility.Awaitility.await;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every message lost in a Redis crash is counted. Mirrors the benchmark's {@code user} workload:
@@ -119,6 +120,71 @@ class OutageAccountingIT {
 				.isZero();
 		}
 		soft.assertAll();
+	}
+
+	/**
+	 * The silent case: Redis stays up, only node B's subscriber connection is cut (as by a network
+	 * blip) while node A keeps publishing successfully. Nothing fails on node A; node B must find and
+	 * count what it missed until its re-subscription, from the gaps in node A's sequences.
+	 */
+	@Test
+	void messagesPublishedWhileOnlyTheReceiverReSubscribesAreCountedByTheReceiver() throws Exception {
+		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+		String[] userChannels = users.stream().map(nodeB.bean(RelayChannels.class)::userChannel).toArray(String[]::new);
+		awaitHealthy(userChannels);
+		double droppedBefore = dropped(nodeA) + dropped(nodeB);
+		double missedBefore = missed(nodeB);
+		long framesBefore = totalFrames();
+		String round = "blip";
+		ScheduledExecutorService publisher = Executors.newSingleThreadScheduledExecutor();
+		AtomicLong sent = new AtomicLong();
+		RedisClient admin = RedisClient.create(redis.url());
+		try (var connection = admin.connect()) {
+			ScheduledFuture<?> publishing = publisher.scheduleAtFixedRate(() -> {
+				for (int i = 0; i < PER_TICK; i++) {
+					long seq = sent.get();
+					template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", round + "-" + seq);
+					sent.incrementAndGet();
+				}
+			}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+			await().atMost(Duration.ofSeconds(5)).until(() -> sent.get() >= 2_000);
+			String subscriberOfB = connection.sync().clientList().lines()
+				.filter(line -> line.contains("name=stomp-relay:" + nodeB.id() + " ") && !line.contains(" sub=0 "))
+				.map(line -> line.substring(line.indexOf("id=") + 3, line.indexOf(' ')))
+				.findFirst()
+				.orElseThrow();
+			connection.sync().clientKill(io.lettuce.core.KillArgs.Builder.id(Long.parseLong(subscriberOfB)));
+			long killedAt = sent.get();
+			await().atMost(Duration.ofSeconds(10)).until(() -> sent.get() >= killedAt + 4_000);
+			publisher.submit(() -> publishing.cancel(false)).get(5, TimeUnit.SECONDS);
+		}
+		finally {
+			publisher.shutdownNow();
+			admin.shutdown();
+		}
+		awaitQuiet(OutageAccountingIT::totalFrames, Duration.ofSeconds(1), Duration.ofSeconds(20));
+
+		long received = distinctReceived(round + "-");
+		long lost = sent.get() - received;
+		long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
+		System.out.printf("receiver blip: sent %d, received %d (frames %d), lost %d, counted %d (missed on node B %d)%n",
+				sent.get(), received, totalFrames() - framesBefore, lost, counted,
+				Math.round(missed(nodeB) - missedBefore));
+		assertThat(lost).isPositive();
+		assertThat(counted).isEqualTo(lost);
+		assertThat(Math.round(missed(nodeB) - missedBefore)).isEqualTo(lost);
+	}
+
+	private static long distinctReceived(String prefix) {
+		Set<String> distinct = new HashSet<>();
+		for (RawStompSocket session : sessions) {
+			session.messages(QUEUE).stream().filter(body -> body.startsWith(prefix)).forEach(distinct::add);
+		}
+		return distinct.size();
+	}
+
+	private static double missed(RelayNode node) {
+		return node.bean(MeterRegistry.class).get("stomp.relay.dropped").tag("reason", "missed").counter().count();
 	}
 
 	/**
