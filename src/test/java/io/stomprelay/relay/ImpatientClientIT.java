@@ -18,6 +18,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
@@ -254,18 +256,34 @@ class ImpatientClientIT {
 			Supplier<List<String>> observerA, Supplier<List<String>> observerB,
 			Duration timeout) {
 		await().atMost(timeout).untilAsserted(() -> {
-			assertThat(textsFrom(observerA.get(), sender).size()).as("messages on node A").isGreaterThanOrEqualTo(expected.size());
-			assertThat(textsFrom(observerB.get(), sender).size()).as("messages on node B").isGreaterThanOrEqualTo(expected.size());
+			assertThat(textsFrom(observerA.get(), sender).size()).as(() -> "messages on node A; " + drops())
+				.isGreaterThanOrEqualTo(expected.size());
+			assertThat(textsFrom(observerB.get(), sender).size()).as(() -> "messages on node B; " + drops())
+				.isGreaterThanOrEqualTo(expected.size());
 		});
 		System.out.println(expected.size() + " back-to-back SENDs: first position out of order on node A: "
 				+ firstDifference(textsFrom(observerA.get(), sender), expected) + ", on node B: "
-				+ firstDifference(textsFrom(observerB.get(), sender), expected) + " (-1: none)");
+				+ firstDifference(textsFrom(observerB.get(), sender), expected) + " (-1: none); " + drops());
 		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
 			List<String> onA = textsFrom(observerA.get(), sender);
 			List<String> onB = textsFrom(observerB.get(), sender);
 			assertThat(onA).as("observer on node A").containsExactlyElementsOf(expected);
 			assertThat(onB).as("observer on node B").containsExactlyElementsOf(expected);
 		});
+	}
+
+	/** @return the relay's drop counters of both nodes, by reason, for failure messages */
+	private static String drops() {
+		StringBuilder drops = new StringBuilder("stomp.relay.dropped:");
+		for (RelayNode node : List.of(nodeA, nodeB)) {
+			for (Counter counter : node.bean(MeterRegistry.class).find("stomp.relay.dropped").counters()) {
+				if (counter.count() > 0) {
+					drops.append(' ').append(node.id()).append('/').append(counter.getId().getTag("reason")).append('=')
+						.append((long) counter.count());
+				}
+			}
+		}
+		return drops.toString();
 	}
 
 	private static int firstDifference(List<String> actual, List<String> expected) {
