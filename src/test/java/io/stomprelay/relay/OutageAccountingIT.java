@@ -140,13 +140,7 @@ class OutageAccountingIT {
 		AtomicLong sent = new AtomicLong();
 		RedisClient admin = RedisClient.create(redis.url());
 		try (var connection = admin.connect()) {
-			ScheduledFuture<?> publishing = publisher.scheduleAtFixedRate(() -> {
-				for (int i = 0; i < PER_TICK; i++) {
-					long seq = sent.get();
-					template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", round + "-" + seq);
-					sent.incrementAndGet();
-				}
-			}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+			ScheduledFuture<?> publishing = publishRoundRobin(publisher, template, round + "-", sent);
 			await().atMost(Duration.ofSeconds(5)).until(() -> sent.get() >= 2_000);
 			String subscriberOfB = connection.sync().clientList().lines()
 				.filter(line -> line.contains("name=stomp-relay:" + nodeB.id() + " ") && !line.contains(" sub=0 "))
@@ -175,6 +169,21 @@ class OutageAccountingIT {
 		assertThat(Math.round(missed(nodeB) - missedBefore)).isEqualTo(lost);
 	}
 
+	/**
+	 * Sends {@code PER_TICK} messages every {@code TICK_MILLIS} (about 2,000/s) round robin over the
+	 * users, bodies {@code <prefix><seq>}, counting them in {@code sent}.
+	 */
+	private static ScheduledFuture<?> publishRoundRobin(ScheduledExecutorService publisher,
+			SimpMessagingTemplate template, String prefix, AtomicLong sent) {
+		return publisher.scheduleAtFixedRate(() -> {
+			for (int i = 0; i < PER_TICK; i++) {
+				long seq = sent.get();
+				template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", prefix + seq);
+				sent.incrementAndGet();
+			}
+		}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+	}
+
 	private static long distinctReceived(String prefix) {
 		Set<String> distinct = new HashSet<>();
 		for (RawStompSocket session : sessions) {
@@ -197,13 +206,7 @@ class OutageAccountingIT {
 		ScheduledExecutorService outage = Executors.newSingleThreadScheduledExecutor();
 		AtomicLong sent = new AtomicLong();
 		try {
-			ScheduledFuture<?> publishing = publisher.scheduleAtFixedRate(() -> {
-				for (int i = 0; i < PER_TICK; i++) {
-					long seq = sent.get();
-					template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", round + "-" + seq);
-					sent.incrementAndGet();
-				}
-			}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+			ScheduledFuture<?> publishing = publishRoundRobin(publisher, template, round + "-", sent);
 			ScheduledFuture<?> kill = outage.schedule(redis::kill, 3, TimeUnit.SECONDS);
 			ScheduledFuture<?> restart = outage.schedule(redis::restart, 6, TimeUnit.SECONDS);
 			// on the publisher's own thread, so no tick runs after it
