@@ -1,8 +1,11 @@
 package io.stomprelay.connection;
 
+import java.security.Principal;
 import java.util.List;
+import java.util.Map;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.servlet.http.HttpServletRequestWrapper;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.NodeIdentity;
 import io.stomprelay.system.StompRelayProperties;
@@ -15,6 +18,8 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.server.ServerHttpRequest;
+import org.springframework.http.server.ServerHttpResponse;
+import org.springframework.http.server.ServletServerHttpRequest;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
@@ -28,6 +33,7 @@ import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
 import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
 import org.springframework.web.socket.config.annotation.WebSocketTransportRegistration;
 import org.springframework.web.socket.server.standard.ServletServerContainerFactoryBean;
+import org.springframework.web.socket.server.standard.StandardWebSocketUpgradeStrategy;
 import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
 
 /**
@@ -195,13 +201,19 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	/**
-	 * Negotiates WebSocket extensions (permessage-deflate) only when compression is enabled.
+	 * Negotiates WebSocket extensions (permessage-deflate) only when compression is enabled, and
+	 * never makes the HTTP request's user the session's: a STOMP session is authenticated by its
+	 * CONNECT frame alone ({@link TokenAuthenticationInterceptor}), where the token is verified and
+	 * its expiry ends the session. Returning no user from {@link #determineUser} is not enough on its
+	 * own (the WebSocket session then falls back to the container's user of the upgrade request), so
+	 * the container also sees the upgrade request without one ({@link UserlessUpgradeStrategy}).
 	 */
 	static final class ExtensionFilteringHandshakeHandler extends DefaultHandshakeHandler {
 
 		private final boolean compression;
 
 		ExtensionFilteringHandshakeHandler(boolean compression) {
+			super(new UserlessUpgradeStrategy());
 			this.compression = compression;
 		}
 
@@ -209,6 +221,50 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		protected List<WebSocketExtension> filterRequestedExtensions(ServerHttpRequest request,
 				List<WebSocketExtension> requested, List<WebSocketExtension> supported) {
 			return this.compression ? super.filterRequestedExtensions(request, requested, supported) : List.of();
+		}
+
+		@Override
+		protected Principal determineUser(ServerHttpRequest request, WebSocketHandler wsHandler,
+				Map<String, Object> attributes) {
+			return null;
+		}
+
+	}
+
+	/**
+	 * Upgrades with the standard (JSR-356) strategy, but shows the container the upgrade request
+	 * without its user, so the WebSocket session has none to fall back on.
+	 */
+	static final class UserlessUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
+
+		@Override
+		public void upgrade(ServerHttpRequest request, ServerHttpResponse response, String selectedProtocol,
+				List<WebSocketExtension> selectedExtensions, Principal user, WebSocketHandler wsHandler,
+				Map<String, Object> attributes) {
+			super.upgrade(withoutUser(request), response, selectedProtocol, selectedExtensions, null, wsHandler,
+					attributes);
+		}
+
+		private static ServerHttpRequest withoutUser(ServerHttpRequest request) {
+			if (!(request instanceof ServletServerHttpRequest servlet)) {
+				return request;
+			}
+			return new ServletServerHttpRequest(new HttpServletRequestWrapper(servlet.getServletRequest()) {
+				@Override
+				public Principal getUserPrincipal() {
+					return null;
+				}
+
+				@Override
+				public String getRemoteUser() {
+					return null;
+				}
+
+				@Override
+				public boolean isUserInRole(String role) {
+					return false;
+				}
+			});
 		}
 
 	}

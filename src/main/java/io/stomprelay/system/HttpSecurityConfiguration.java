@@ -2,6 +2,7 @@ package io.stomprelay.system;
 
 import java.io.IOException;
 
+import io.stomprelay.connection.HttpBearerTokenResolver;
 import io.stomprelay.connection.TokenVerifier;
 import jakarta.servlet.http.HttpServletResponse;
 
@@ -15,8 +16,10 @@ import org.springframework.security.web.SecurityFilterChain;
 
 /**
  * HTTP security: the push API needs a JWT with role {@code admin}; the WebSocket endpoint, the
- * demo page, the demo token endpoint and the actuator are open at the HTTP level (STOMP sessions
- * authenticate on CONNECT). Stateless, no cookies, so no CSRF. Failures answer with problem details.
+ * demo page, the demo token endpoint and the actuator are open at the HTTP level. STOMP sessions
+ * authenticate on CONNECT only: a bearer token on the {@code /ws} upgrade request is ignored
+ * ({@link HttpBearerTokenResolver}). Stateless, no cookies, so no CSRF. Failures answer with
+ * problem details.
  */
 @Configuration(proxyBeanMethods = false)
 class HttpSecurityConfiguration {
@@ -27,6 +30,7 @@ class HttpSecurityConfiguration {
 				.requestMatchers("/api/messages/**").hasRole("admin")
 				.anyRequest().permitAll())
 			.oauth2ResourceServer(resourceServer -> resourceServer
+				.bearerTokenResolver(new HttpBearerTokenResolver())
 				.jwt(jwt -> jwt.decoder(verifier.decoder()).jwtAuthenticationConverter(verifier.authenticationConverter()))
 				.authenticationEntryPoint((request, response, ex) -> problem(response, HttpStatus.UNAUTHORIZED,
 						"A valid bearer token with role admin is required."))

@@ -2,6 +2,7 @@ package io.stomprelay.connection;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RedisTestServer;
@@ -87,6 +88,31 @@ class TokenAuthenticationIT {
 		}
 		try (RawStompSocket renewed = connect("Authorization:Bearer " + TestTokens.valid("pat", "user"))) {
 			assertThat(RawStompSocket.header(awaitFrame(renewed, "CONNECTED"), "user-name")).isEqualTo("pat");
+		}
+	}
+
+	@Test
+	void aTokenOnTheUpgradeRequestDoesNotAuthenticateTheStompSession() {
+		String admin = TestTokens.expiringIn("upgrade-admin", Duration.ofSeconds(3), "admin");
+		try (RawStompSocket socket = RawStompSocket.open(node.wsUrl(), Map.of("Authorization", "Bearer " + admin))) {
+			socket.sendFrame("CONNECT", "", "accept-version:1.2", "host:localhost");
+			String connected = awaitFrame(socket, "CONNECTED");
+			assertThat(RawStompSocket.header(connected, "user-name")).isNull();
+			socket.sendFrame("SEND", "{\"text\":\"hi\"}", "destination:/app/chat", "content-type:application/json");
+			assertThat(RawStompSocket.header(awaitFrame(socket, "ERROR"), "message")).isEqualTo("access denied");
+			await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+		}
+	}
+
+	@Test
+	void aBadTokenOnTheUpgradeRequestNeitherAuthenticatesNorRefusesTheUpgrade() {
+		for (String upgradeToken : new String[] { TestTokens.expired("mallory"), "not-a-jwt" }) {
+			try (RawStompSocket socket = RawStompSocket.open(node.wsUrl(),
+					Map.of("Authorization", "Bearer " + upgradeToken))) {
+				socket.sendFrame("CONNECT", "", "accept-version:1.2", "host:localhost",
+						"Authorization:Bearer " + TestTokens.valid("quentin", "user"));
+				assertThat(RawStompSocket.header(awaitFrame(socket, "CONNECTED"), "user-name")).isEqualTo("quentin");
+			}
 		}
 	}
 

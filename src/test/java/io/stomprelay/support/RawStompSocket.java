@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -46,10 +47,11 @@ public final class RawStompSocket implements AutoCloseable {
 
 	private final CompletableFuture<Integer> closed = new CompletableFuture<>();
 
-	private RawStompSocket(String wsUrl) {
+	private RawStompSocket(String wsUrl, Map<String, String> upgradeHeaders) {
 		StringBuilder partial = new StringBuilder();
-		this.socket = HTTP.newWebSocketBuilder()
-			.connectTimeout(Duration.ofSeconds(5))
+		WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+		upgradeHeaders.forEach(builder::header);
+		this.socket = builder
 			.buildAsync(URI.create(wsUrl), new WebSocket.Listener() {
 				@Override
 				public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
@@ -84,7 +86,14 @@ public final class RawStompSocket implements AutoCloseable {
 	}
 
 	public static RawStompSocket open(String wsUrl) {
-		return new RawStompSocket(wsUrl);
+		return new RawStompSocket(wsUrl, Map.of());
+	}
+
+	/**
+	 * Opens the WebSocket with extra HTTP headers on the upgrade request (e.g. {@code Authorization}).
+	 */
+	public static RawStompSocket open(String wsUrl, Map<String, String> upgradeHeaders) {
+		return new RawStompSocket(wsUrl, upgradeHeaders);
 	}
 
 	/**

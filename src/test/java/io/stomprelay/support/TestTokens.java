@@ -35,6 +35,16 @@ public final class TestTokens {
 		return sign(SECRET, user, Instant.now().plus(lifetime), "user");
 	}
 
+	/** A token with these roles that expires {@code lifetime} from now. */
+	public static String expiringIn(String user, Duration lifetime, String... roles) {
+		return sign(SECRET, user, Instant.now().plus(lifetime), roles);
+	}
+
+	/** A token that expired {@code ago} before now. */
+	public static String expiredAgo(String user, Duration ago) {
+		return sign(SECRET, user, Instant.now().minus(ago), "user");
+	}
+
 	public static String expired(String user) {
 		return sign(SECRET, user, Instant.now().minus(Duration.ofMinutes(5)), "user");
 	}
