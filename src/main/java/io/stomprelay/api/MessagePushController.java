@@ -2,6 +2,7 @@ package io.stomprelay.api;
 
 import java.util.regex.Pattern;
 
+import io.stomprelay.connection.DestinationSyntax;
 import io.stomprelay.relay.ClusterMessagingTemplate;
 
 import org.springframework.http.HttpStatus;
@@ -17,19 +18,14 @@ import org.springframework.web.bind.annotation.RestController;
 /**
  * The HTTP push API for server-side senders (admin JWT): to one user, to every subscriber, or to
  * authenticated subscribers only, on every node. Answers {@code 202 {"id"}} once the message is
- * handed to the cluster, {@code 400} problem details for a bad destination or body.
+ * handed to the cluster, {@code 400} problem details for a bad destination (the same
+ * {@link DestinationSyntax} as STOMP frames, under {@code /queue/} or {@code /topic/}) or body.
  */
 @RestController
 @RequestMapping("/api/messages")
 class MessagePushController {
 
-	private static final Pattern USER_DESTINATION = Pattern.compile("/queue/[A-Za-z0-9_\\-]+(?:[./][A-Za-z0-9_\\-]+)*");
-
-	private static final Pattern TOPIC_DESTINATION = Pattern.compile("/topic/[A-Za-z0-9_\\-]+(?:[./][A-Za-z0-9_\\-]+)*");
-
 	private static final Pattern USER_NAME = Pattern.compile("[^\\s/]{1,128}");
-
-	private static final int MAX_DESTINATION_LENGTH = 256;
 
 	private final ClusterMessagingTemplate cluster;
 
@@ -42,27 +38,26 @@ class MessagePushController {
 		if (!USER_NAME.matcher(user).matches()) {
 			throw badRequest("Invalid user", "The user name must be 1 to 128 characters without spaces or '/'.");
 		}
-		check(request, USER_DESTINATION, "/queue/");
+		check(request, "/queue/");
 		return accepted(this.cluster.convertAndSendToUser(user, request.destination(), request.payload()));
 	}
 
 	@PostMapping("/all")
 	ResponseEntity<PushAccepted> toAll(@RequestBody PushRequest request) {
-		check(request, TOPIC_DESTINATION, "/topic/");
+		check(request, "/topic/");
 		return accepted(this.cluster.convertAndSend(request.destination(), request.payload()));
 	}
 
 	@PostMapping("/authenticated")
 	ResponseEntity<PushAccepted> toAuthenticated(@RequestBody PushRequest request) {
-		check(request, TOPIC_DESTINATION, "/topic/");
+		check(request, "/topic/");
 		return accepted(this.cluster.convertAndSendToAuthenticated(request.destination(), request.payload()));
 	}
 
-	private static void check(PushRequest request, Pattern destination, String prefix) {
-		if (request.destination() == null || request.destination().length() > MAX_DESTINATION_LENGTH
-				|| !destination.matcher(request.destination()).matches()) {
+	private static void check(PushRequest request, String prefix) {
+		if (!DestinationSyntax.isValid(request.destination(), prefix)) {
 			throw badRequest("Invalid destination", "The destination must look like " + prefix
-					+ "name, with letters, digits, '-', '_', '.' or '/' segments, at most " + MAX_DESTINATION_LENGTH
+					+ "name, with letters, digits, '-', '_', '.' or '/' segments, at most " + DestinationSyntax.MAX_LENGTH
 					+ " characters.");
 		}
 		if (request.payload() == null || request.payload().isNull() || request.payload().isMissingNode()) {

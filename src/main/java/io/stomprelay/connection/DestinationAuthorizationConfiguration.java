@@ -22,7 +22,13 @@ import org.springframework.security.messaging.util.matcher.MessageMatcher;
  * {@code /user/{name}/...}, a session-suffixed {@code /queue/...-user...}, or a pattern
  * ({@code *}, <code>{</code>), which would escape the relay's per-destination channels.</li>
  * </ul>
- * Runs after {@link TokenAuthenticationInterceptor}, which sets the session user on CONNECT.
+ * Runs after {@link TokenAuthenticationInterceptor}, which sets the session user on CONNECT, and after
+ * {@link DestinationSyntaxInterceptor}, which has already refused ("invalid destination") every SEND
+ * and SUBSCRIBE whose destination breaks {@link DestinationSyntax}: empty segments, {@code ..},
+ * {@code %}, {@code ;}, {@code ?}, wildcards, other characters, more than 256 characters. The rules
+ * below therefore match plain destinations only, the way the message handlers and the broker read
+ * them (without it, {@code /app//chat} would pass as an unlisted {@code /app/**} destination and
+ * reach the chat handler). The pattern rule stays as a second line.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableWebSocketSecurity

@@ -32,6 +32,8 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 
 	static final String FRAME_TOO_LARGE = "frame too large";
 
+	static final String INVALID_DESTINATION = "invalid destination";
+
 	private static final Logger logger = LoggerFactory.getLogger(SafeStompErrorHandler.class);
 
 	private final String nodeId;

@@ -40,7 +40,9 @@ import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
  * The STOMP endpoint {@code /ws}: plain WebSocket, application prefix {@code /app}, Spring's simple
  * broker for {@code /topic} and {@code /queue} with heart-beats, user prefix {@code /user}, token
  * authentication on CONNECT, safe {@code ERROR} frames and the transport limits. Ordered before
- * Spring Security's message configurer so a session is authenticated before it is authorized.
+ * Spring Security's message configurer, so on the client inbound channel a session is authenticated,
+ * held to its limits and its destinations checked ({@link DestinationSyntaxInterceptor}) before it
+ * is authorized.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableWebSocketMessageBroker
@@ -55,6 +57,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	private final SessionLimits limits;
 
+	private final DestinationSyntaxInterceptor destinations;
+
 	private final SafeStompErrorHandler errorHandler;
 
 	private final ThreadPoolTaskScheduler scheduler;
@@ -64,7 +68,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	private final ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout;
 
 	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
-			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler,
+			SessionLimits sessionLimits, DestinationSyntaxInterceptor destinationSyntaxInterceptor,
+			SafeStompErrorHandler safeStompErrorHandler,
 			ThreadPoolTaskScheduler stompRelayScheduler, SessionDrain sessionDrain,
 			ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout) {
 		this.drain = sessionDrain;
@@ -72,6 +77,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		this.properties = properties;
 		this.authentication = authentication;
 		this.limits = sessionLimits;
+		this.destinations = destinationSyntaxInterceptor;
 		this.errorHandler = safeStompErrorHandler;
 		this.scheduler = stompRelayScheduler;
 	}
@@ -103,7 +109,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	@Override
 	public void configureClientInboundChannel(ChannelRegistration registration) {
-		registration.interceptors(this.authentication, this.limits);
+		registration.interceptors(this.authentication, this.limits, this.destinations);
 	}
 
 	@Override
@@ -156,6 +162,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	@Bean
 	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
 		return new SessionLimits(node.id(), properties.limits(), registry);
+	}
+
+	@Bean
+	static DestinationSyntaxInterceptor destinationSyntaxInterceptor(MeterRegistry registry) {
+		return new DestinationSyntaxInterceptor(SessionLimits.rejections(registry, "destination"));
 	}
 
 	@Bean

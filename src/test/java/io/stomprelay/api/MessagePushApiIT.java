@@ -93,8 +93,13 @@ class MessagePushApiIT {
 		HttpResponse<String> toTopic = post("/api/messages/users/sam", admin(), "{\"destination\":\"/topic/x\",\"payload\":1}");
 		HttpResponse<String> traversal = post("/api/messages/all", admin(), "{\"destination\":\"/topic/../queue/x\",\"payload\":1}");
 		HttpResponse<String> wildcard = post("/api/messages/all", admin(), "{\"destination\":\"/topic/*\",\"payload\":1}");
+		List<HttpResponse<String>> responses = new ArrayList<>(List.of(toTopic, traversal, wildcard));
+		for (String destination : List.of("/topic//x", "/topic/a?b", "/topic/a%2Fb", "/topic/a;b", "/topic/x/",
+				"/topic/" + "x".repeat(250))) {
+			responses.add(post("/api/messages/all", admin(), "{\"destination\":\"" + destination + "\",\"payload\":1}"));
+		}
 
-		for (HttpResponse<String> response : List.of(toTopic, traversal, wildcard)) {
+		for (HttpResponse<String> response : responses) {
 			assertThat(response.statusCode()).isEqualTo(400);
 			assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
 					type -> assertThat(type).startsWith("application/problem+json"));

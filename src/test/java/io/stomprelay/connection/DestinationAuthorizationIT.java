@@ -5,6 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
@@ -26,7 +29,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Destination rules on two nodes: every forbidden SEND or SUBSCRIBE gets an {@code ERROR}
  * ("access denied") and a close, nothing is delivered, and a victim's messages never reach the
- * attacker, on either node.
+ * attacker, on either node. A destination outside {@link DestinationSyntax} gets "invalid
+ * destination" before it is authorized, routed or subscribed in Redis.
  */
 class DestinationAuthorizationIT {
 
@@ -96,10 +100,16 @@ class DestinationAuthorizationIT {
 			.subscribe("/user/queue/direct");
 		List<RawStompSocket> attackers = new ArrayList<>();
 		for (String destination : List.of("/user/" + victim + "/queue/direct", "/queue/direct-user" + "abc123",
-				"/queue/direct", "/topic/*", "/topic/chat/**", "/secret/things")) {
+				"/queue/direct", "/secret/things")) {
 			RawStompSocket attacker = signedIn(nodeB, user("eve"));
 			attacker.sendFrame("SUBSCRIBE", "", "id:sub-1", "destination:" + destination);
 			assertDenied(attacker);
+			attackers.add(attacker);
+		}
+		for (String pattern : List.of("/topic/*", "/topic/chat/**", "/user/*/queue/direct", "/user/victim?*/queue/direct")) {
+			RawStompSocket attacker = signedIn(nodeB, user("eve"));
+			attacker.sendFrame("SUBSCRIBE", "", "id:sub-1", "destination:" + pattern);
+			assertInvalidDestination(attacker);
 			attackers.add(attacker);
 		}
 
@@ -126,6 +136,63 @@ class DestinationAuthorizationIT {
 	}
 
 	@Test
+	void anEmptySegmentDoesNotSlipPastTheChatRule() {
+		StompTestClient chat = track(StompTestClient.connect(nodeB.wsUrl(), null)).subscribe("/topic/chat");
+		double before = destinationRejections(nodeA);
+		for (String destination : List.of("/app//chat", "//app/chat", "/app/chat/", "/app/./chat")) {
+			RawStompSocket anonymous = anonymous(nodeA);
+			anonymous.sendFrame("SEND", "{\"text\":\"forged\"}", "destination:" + destination,
+					"content-type:application/json");
+			assertInvalidDestination(anonymous);
+		}
+		assertThat(destinationRejections(nodeA)).isEqualTo(before + 4);
+		await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> assertThat(chat.received()).isEmpty());
+	}
+
+	@Test
+	void aHugeTopicIsRefusedAndNeverBecomesARedisChannel() {
+		String control = "/topic/control-" + UUID.randomUUID().toString().substring(0, 8);
+		track(StompTestClient.connect(nodeA.wsUrl(), null)).subscribe(control);
+		String huge = "/topic/" + "x".repeat(20_000);
+		RawStompSocket client = anonymous(nodeA);
+		client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:" + huge, "receipt:r1");
+		assertInvalidDestination(client);
+		assertThat(client.firstFrame("RECEIPT")).isNull();
+		RedisClient redis = RedisClient.create(cluster.redis().url());
+		try (StatefulRedisConnection<String, String> connection = redis.connect()) {
+			await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
+				List<String> channels = connection.sync().pubsubChannels("*");
+				assertThat(channels).anyMatch(channel -> channel.endsWith(control));
+				assertThat(channels).allSatisfy(channel -> assertThat(channel).doesNotContain("xxxxxxxxxx").hasSizeLessThan(400));
+			});
+		}
+		finally {
+			redis.shutdown();
+		}
+	}
+
+	@Test
+	void patternsEscapesAndOddCharactersAreInvalidDestinations() {
+		for (String destination : List.of("/topic/a?b", "/topic/a%2Fb", "/topic/a;b", "/topic/a b", "/topic/a*",
+				"/topic/{a}", "/topic/a/../b", "/topic/a..b", "/topic//a", "/topic/", "topic/a", "/topic/é",
+				"/topic/" + "x".repeat(250))) {
+			RawStompSocket client = signedIn(nodeB, user("eve"));
+			client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:" + destination);
+			assertInvalidDestination(client);
+		}
+	}
+
+	@Test
+	void theDestinationCheckRunsAfterAuthenticationAndBeforeAuthorization() {
+		List<ChannelInterceptor> inbound = nodeA.bean("clientInboundChannel", AbstractSubscribableChannel.class)
+			.getInterceptors();
+		int authentication = indexOf(inbound, TokenAuthenticationInterceptor.class);
+		int destinations = indexOf(inbound, DestinationSyntaxInterceptor.class);
+		int authorization = indexOf(inbound, org.springframework.security.messaging.access.intercept.AuthorizationChannelInterceptor.class);
+		assertThat(destinations).isGreaterThan(authentication).isLessThan(authorization);
+	}
+
+	@Test
 	void springSecuritysCsrfCheckIsReplacedDeliberatelyForBearerTokenSessions() {
 		assertThat(nodeA.bean("csrfChannelInterceptor", ChannelInterceptor.class))
 			.isInstanceOf(DestinationAuthorizationConfiguration.BearerTokenSessionsNeedNoCsrf.class);
@@ -144,6 +211,17 @@ class DestinationAuthorizationIT {
 		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("ERROR") != null);
 		assertThat(RawStompSocket.header(socket.firstFrame("ERROR"), "message")).isEqualTo("access denied");
 		await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+	}
+
+	private static void assertInvalidDestination(RawStompSocket socket) {
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.firstFrame("ERROR") != null);
+		assertThat(RawStompSocket.header(socket.firstFrame("ERROR"), "message")).isEqualTo("invalid destination");
+		await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+	}
+
+	private static double destinationRejections(RelayNode node) {
+		return node.bean(MeterRegistry.class).find("stomp.relay.limit.rejections").tag("limit", "destination")
+			.counters().stream().mapToDouble(counter -> counter.count()).sum();
 	}
 
 	private RawStompSocket signedIn(RelayNode node, String user) {
