@@ -23,7 +23,8 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
  * Per-session limits on the way in, checked right after authentication: required headers, the frame rate (a token
- * bucket per session; heart-beats are free), the number of subscriptions per session and the number
+ * bucket per session; heart-beats are free), the number of subscriptions per session (a SUBSCRIBE
+ * reusing the id of a live subscription is refused: "subscription id in use") and the number
  * of sessions per user on this node. A client over a limit gets an {@code ERROR} naming the limit
  * and is disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}})
  * and logged once, without payload. Other sessions are not affected.
@@ -39,6 +40,8 @@ public class SessionLimits implements ChannelInterceptor {
 	static final String MISSING_DESTINATION = "destination header required";
 
 	static final String MISSING_ID = "id header required";
+
+	static final String SUBSCRIPTION_ID_IN_USE = "subscription id in use";
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionLimits.class);
 
@@ -97,7 +100,9 @@ public class SessionLimits implements ChannelInterceptor {
 		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(message.getHeaders());
 		if (type == SimpMessageType.SUBSCRIBE && subscriptionId != null) {
 			synchronized (session) {
-				session.subscriptions.add(subscriptionId);
+				if (!session.subscriptions.add(subscriptionId)) {
+					throw new ClientRejectedException(SUBSCRIPTION_ID_IN_USE);
+				}
 				if (session.subscriptions.size() > this.limits.maxSubscriptions()) {
 					reject(sessionId, this.subscriptionRejections, TOO_MANY_SUBSCRIPTIONS);
 				}

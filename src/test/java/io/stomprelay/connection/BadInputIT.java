@@ -112,6 +112,18 @@ class BadInputIT {
 	}
 
 	@Test
+	void aSubscriptionIdInUseIsRefusedAndFreeAgainAfterUnsubscribe() {
+		RawStompSocket client = connected(null);
+		client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:/topic/first", "receipt:r1");
+		awaitReceipt(client, "r1");
+		client.sendFrame("UNSUBSCRIBE", "", "id:s1");
+		client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:/topic/second", "receipt:r2");
+		awaitReceipt(client, "r2");
+		client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:/topic/third", "receipt:r3");
+		assertError(client, "subscription id in use");
+	}
+
+	@Test
 	void tooManySubscriptionsIsRefused() {
 		double before = rejections("subscriptions");
 		RawStompSocket client = connected(null);
@@ -204,6 +216,12 @@ class BadInputIT {
 		assertThat(RawStompSocket.header(error, "message")).isEqualTo(message);
 		assertThat(error).doesNotContain("Exception").doesNotContain("\tat ");
 		await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+	}
+
+	private static void awaitReceipt(RawStompSocket socket, String receipt) {
+		await().atMost(Duration.ofSeconds(5)).until(() -> socket.frames().stream()
+			.anyMatch(f -> f.startsWith("RECEIPT\n") && receipt.equals(RawStompSocket.header(f, "receipt-id"))));
+		assertThat(socket.firstFrame("ERROR")).isNull();
 	}
 
 	private static double rejections(String limit) {
