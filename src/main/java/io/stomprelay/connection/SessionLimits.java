@@ -23,7 +23,8 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
  * Per-session limits on the way in, checked right after authentication: required headers, the frame rate (a token
- * bucket per session; heart-beats are free), the number of subscriptions per session (a SUBSCRIBE
+ * bucket per session; a heart-beat costs a token like any frame, which a client sending one every few
+ * seconds never notices but a heart-beat flood does), the number of subscriptions per session (a SUBSCRIBE
  * reusing the id of a live subscription is refused: "subscription id in use") and the number
  * of sessions per user on this node. A client over a limit gets an {@code ERROR} naming the limit
  * and is disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}})
@@ -82,14 +83,16 @@ public class SessionLimits implements ChannelInterceptor {
 	public Message<?> preSend(Message<?> message, MessageChannel channel) {
 		SimpMessageType type = SimpMessageHeaderAccessor.getMessageType(message.getHeaders());
 		String sessionId = SimpMessageHeaderAccessor.getSessionId(message.getHeaders());
-		if (sessionId == null || type == SimpMessageType.HEARTBEAT || type == SimpMessageType.DISCONNECT) {
+		if (sessionId == null || type == SimpMessageType.DISCONNECT) {
 			return message;
 		}
 		if (type == SimpMessageType.CONNECT) {
 			connect(sessionId, SimpMessageHeaderAccessor.getUser(message.getHeaders()));
 			return message;
 		}
-		requireHeaders(type, message);
+		if (type != SimpMessageType.HEARTBEAT) {
+			requireHeaders(type, message);
+		}
 		SessionState session = this.sessions.get(sessionId);
 		if (session == null) {
 			return message;

@@ -81,7 +81,7 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param messageSize the largest inbound STOMP frame
 	 * @param sendTime how long a send to a slow client may take before the session is closed
 	 * @param sendBuffer how much may be buffered for a slow client before the session is closed
-	 * @param inboundRate frames per second one session may send, on average (heart-beats not counted)
+	 * @param inboundRate frames per second one session may send, on average (heart-beats included)
 	 * @param inboundBurst frames one session may send at once before the rate applies
 	 * @param maxSubscriptions subscriptions one session may hold
 	 * @param maxSessionsPerUser sessions one user may hold on one node

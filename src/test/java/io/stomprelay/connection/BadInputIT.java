@@ -8,6 +8,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
@@ -109,6 +112,34 @@ class BadInputIT {
 		}
 		assertError(flooder, "rate limit exceeded");
 		assertThat(rejections("rate")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void aHeartBeatFloodIsCutForRateLikeAnyOtherFrame() {
+		double before = rejections("rate");
+		RawStompSocket flooder = connected(null);
+		for (int i = 0; i < 60 && !flooder.isClosed(); i++) {
+			flooder.sendText("\n");
+		}
+		assertError(flooder, "rate limit exceeded");
+		assertThat(rejections("rate")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void heartBeatsAtAnOrdinaryPaceAreNeverCut() {
+		// 10 heart-beats a second for 3 s: past the burst of 20, well under the rate of 20/s
+		RawStompSocket client = connected(null);
+		ScheduledExecutorService pacer = Executors.newSingleThreadScheduledExecutor();
+		try {
+			pacer.scheduleAtFixedRate(() -> client.sendText("\n"), 0, 100, TimeUnit.MILLISECONDS);
+			await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5))
+				.until(() -> client.firstFrame("ERROR") == null && !client.isClosed());
+		}
+		finally {
+			pacer.shutdownNow();
+		}
+		client.sendFrame("SUBSCRIBE", "", "id:s1", "destination:/topic/paced", "receipt:r1");
+		awaitReceipt(client, "r1");
 	}
 
 	@Test
