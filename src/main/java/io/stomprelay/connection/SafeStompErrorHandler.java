@@ -19,8 +19,10 @@ import org.springframework.web.socket.messaging.StompSubProtocolErrorHandler;
 
 /**
  * Builds every {@code ERROR} frame a client gets from a failure while its frame was processed.
- * Known failures map to short fixed sentences; anything else becomes "internal error" with a
- * correlation id that is also logged. Exception texts and stack traces never reach the client.
+ * Known failures, client protocol errors included (a frame before CONNECT: "not connected", a second
+ * CONNECT: "already connected"), map to short fixed sentences; anything else becomes "internal
+ * error" with a correlation id that is also logged. Exception texts and stack traces never reach
+ * the client.
  */
 public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 
@@ -33,6 +35,12 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 	static final String FRAME_TOO_LARGE = "frame too large";
 
 	static final String INVALID_DESTINATION = "invalid destination";
+
+	static final String UNSUPPORTED_FRAME = "unsupported frame";
+
+	static final String NOT_CONNECTED = "not connected";
+
+	static final String ALREADY_CONNECTED = "already connected";
 
 	private static final Logger logger = LoggerFactory.getLogger(SafeStompErrorHandler.class);
 
@@ -68,6 +76,16 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 		return MessageBuilder.createMessage(new byte[0], error.getMessageHeaders());
 	}
 
+	/**
+	 * Spring's STOMP handler gives a frame its session id just before it sends it to the inbound
+	 * channel, and refuses, with an {@link IllegalStateException}, only two frames before that: any
+	 * frame but CONNECT on a connection that has not connected, and a second CONNECT.
+	 */
+	private static String outOfOrder(Message<byte[]> clientMessage) {
+		Object command = clientMessage.getHeaders().get("stompCommand");
+		return (command == StompCommand.CONNECT || command == StompCommand.STOMP) ? ALREADY_CONNECTED : NOT_CONNECTED;
+	}
+
 	private static String sessionId(Message<byte[]> clientMessage) {
 		return (clientMessage != null) ? SimpMessageHeaderAccessor.getSessionId(clientMessage.getHeaders()) : "(unparsed)";
 	}
@@ -94,6 +112,9 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 		}
 		if (clientMessage == null) {
 			return MALFORMED_FRAME;
+		}
+		if (ex instanceof IllegalStateException && sessionId(clientMessage) == null) {
+			return outOfOrder(clientMessage);
 		}
 		String reference = UUID.randomUUID().toString().substring(0, 8);
 		logger.warn("Node {}: internal error ref={} in session {} while handling a client frame: {}", nodeId, reference,

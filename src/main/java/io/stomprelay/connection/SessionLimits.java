@@ -1,6 +1,7 @@
 package io.stomprelay.connection;
 
 import java.security.Principal;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -18,17 +19,21 @@ import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.SimpMessageType;
+import org.springframework.messaging.simp.stomp.StompCommand;
+import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
 import org.springframework.messaging.support.ChannelInterceptor;
+import org.springframework.messaging.support.MessageHeaderAccessor;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
- * Per-session limits on the way in, checked right after authentication: required headers, the frame rate (a token
- * bucket per session; a heart-beat costs a token like any frame, which a client sending one every few
- * seconds never notices but a heart-beat flood does), the number of subscriptions per session (a SUBSCRIBE
- * reusing the id of a live subscription is refused: "subscription id in use") and the number
- * of sessions per user on this node. A client over a limit gets an {@code ERROR} naming the limit
- * and is disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}})
- * and logged once, without payload. Other sessions are not affected.
+ * Per-session limits on the way in, checked right after authentication: the commands a client may
+ * send (others: "unsupported frame"), required headers, the frame rate (a token bucket per session;
+ * a heart-beat costs a token like any frame, which a client sending one every few seconds never
+ * notices but a heart-beat flood does), the number of subscriptions per session (a SUBSCRIBE reusing
+ * the id of a live subscription is refused: "subscription id in use") and the number of sessions per
+ * user on this node. A client over a limit gets an {@code ERROR} naming the limit and is
+ * disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}}) and
+ * logged once, without payload. Other sessions are not affected.
  */
 public class SessionLimits implements ChannelInterceptor {
 
@@ -43,6 +48,9 @@ public class SessionLimits implements ChannelInterceptor {
 	static final String MISSING_ID = "id header required";
 
 	static final String SUBSCRIPTION_ID_IN_USE = "subscription id in use";
+
+	private static final Set<StompCommand> CLIENT_COMMANDS = EnumSet.of(StompCommand.CONNECT, StompCommand.STOMP,
+			StompCommand.SEND, StompCommand.SUBSCRIBE, StompCommand.UNSUBSCRIBE, StompCommand.DISCONNECT);
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionLimits.class);
 
@@ -91,6 +99,7 @@ public class SessionLimits implements ChannelInterceptor {
 			return message;
 		}
 		if (type != SimpMessageType.HEARTBEAT) {
+			requireClientCommand(message);
 			requireHeaders(type, message);
 		}
 		SessionState session = this.sessions.get(sessionId);
@@ -117,6 +126,20 @@ public class SessionLimits implements ChannelInterceptor {
 			}
 		}
 		return message;
+	}
+
+	/**
+	 * Clients send CONNECT (or STOMP), SEND, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT and heart-beats. The
+	 * simple broker supports no acknowledgements or transactions (ACK, NACK, BEGIN, COMMIT, ABORT),
+	 * and server frames (MESSAGE, RECEIPT, ERROR, CONNECTED) have no meaning from a client; Spring
+	 * would otherwise route a client's MESSAGE like a SEND.
+	 */
+	private static void requireClientCommand(Message<?> message) {
+		StompHeaderAccessor accessor = MessageHeaderAccessor.getAccessor(message, StompHeaderAccessor.class);
+		StompCommand command = (accessor != null) ? accessor.getCommand() : null;
+		if (command != null && !CLIENT_COMMANDS.contains(command)) {
+			throw new ClientRejectedException(SafeStompErrorHandler.UNSUPPORTED_FRAME);
+		}
 	}
 
 	/**

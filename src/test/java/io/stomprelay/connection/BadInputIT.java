@@ -155,6 +155,36 @@ class BadInputIT {
 	}
 
 	@Test
+	void framesBeforeConnectAreRefusedAsNotConnected() {
+		for (String command : List.of("SEND", "SUBSCRIBE", "DISCONNECT")) {
+			RawStompSocket early = RawStompSocket.open(node.wsUrl());
+			this.open.add(early);
+			early.sendFrame(command, "", "destination:/app/events", "id:s1");
+			assertError(early, "not connected");
+		}
+	}
+
+	@Test
+	void aSecondConnectIsRefusedAsAlreadyConnected() {
+		RawStompSocket twice = connected(null);
+		twice.sendFrame("CONNECT", "", "accept-version:1.2");
+		assertError(twice, "already connected");
+	}
+
+	@Test
+	void framesAClientMayNotSendAreRefusedAsUnsupported() {
+		for (String[] frame : List.of(new String[] { "ACK", "id:m1" }, new String[] { "NACK", "id:m1" },
+				new String[] { "NACK", "x-no-id:1" }, new String[] { "BEGIN", "transaction:t1" },
+				new String[] { "COMMIT", "transaction:t1" }, new String[] { "ABORT", "transaction:t1" },
+				new String[] { "MESSAGE", "destination:/app/events" }, new String[] { "RECEIPT", "receipt-id:r1" },
+				new String[] { "CONNECTED", "version:1.2" }, new String[] { "ERROR", "message:hi" })) {
+			RawStompSocket client = connected(null);
+			client.sendFrame(frame[0], "", frame[1]);
+			assertError(client, "unsupported frame");
+		}
+	}
+
+	@Test
 	void tooManySubscriptionsIsRefused() {
 		double before = rejections("subscriptions");
 		RawStompSocket client = connected(null);

@@ -3,10 +3,13 @@ package io.stomprelay.connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -28,7 +31,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Throws at least 10,000 seeded random and mutated STOMP frames at node A over real WebSockets while
  * a well-behaved session on node B receives a steady stream relayed from node A. Passes only with no
- * error logged by either node and every message of the good session delivered, in order.
+ * error logged by either node, every message of the good session delivered, in order, and no bad
+ * frame answered with "internal error" (a client's mistake gets a sentence that says what it was).
  */
 class FrameFuzzIT {
 
@@ -73,12 +77,13 @@ class FrameFuzzIT {
 			publisher.start();
 
 			List<RawStompSocket> sockets = new ArrayList<>();
+			List<RawStompSocket> opened = new ArrayList<>();
 			int frames = 0;
 			int connections = 0;
 			long start = System.nanoTime();
 			try {
 				for (int i = 0; i < SOCKETS; i++) {
-					sockets.add(open(nodeA, random));
+					sockets.add(open(nodeA, random, opened));
 					connections++;
 				}
 				while (frames < FRAMES) {
@@ -86,7 +91,7 @@ class FrameFuzzIT {
 					RawStompSocket socket = sockets.get(slot);
 					if (socket.isClosed()) {
 						socket.close();
-						socket = open(nodeA, random);
+						socket = open(nodeA, random, opened);
 						sockets.set(slot, socket);
 						connections++;
 					}
@@ -96,7 +101,7 @@ class FrameFuzzIT {
 					}
 					catch (RuntimeException closedMeanwhile) {
 						socket.close();
-						sockets.set(slot, open(nodeA, random));
+						sockets.set(slot, open(nodeA, random, opened));
 						connections++;
 					}
 				}
@@ -118,6 +123,14 @@ class FrameFuzzIT {
 				assertThat(received.get(n - 1)).isEqualTo(String.valueOf(n));
 			}
 			assertThat(errors.messages()).isEmpty();
+			Map<String, Long> answers = opened.stream()
+				.flatMap(socket -> socket.frames().stream())
+				.filter(frame -> frame.startsWith("ERROR\n"))
+				.map(frame -> String.valueOf(RawStompSocket.header(frame, "message")))
+				.collect(Collectors.groupingBy(message -> message.startsWith("internal error") ? "internal error" : message,
+						TreeMap::new, Collectors.counting()));
+			System.out.println("fuzz: ERROR answers " + answers);
+			assertThat(answers).as("a client's bad frame is never an internal error").doesNotContainKey("internal error");
 		}
 		finally {
 			if (errors != null) {
@@ -126,8 +139,9 @@ class FrameFuzzIT {
 		}
 	}
 
-	private static RawStompSocket open(RelayNode node, Random random) {
+	private static RawStompSocket open(RelayNode node, Random random, List<RawStompSocket> opened) {
 		RawStompSocket socket = RawStompSocket.open(node.wsUrl());
+		opened.add(socket);
 		int choice = random.nextInt(10);
 		if (choice < 6) {
 			socket.sendFrame("CONNECT", "", "accept-version:1.2",

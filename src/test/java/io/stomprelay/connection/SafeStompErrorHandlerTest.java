@@ -173,6 +173,48 @@ class SafeStompErrorHandlerTest {
 		return accessor.getMessage();
 	}
 
+	@Test
+	void aFrameSpringRefusedBeforeConnectIsReportedAsNotConnected() {
+		assertThat(errorMessage(unroutedFrame(StompCommand.SUBSCRIBE), new IllegalStateException("Unknown session: 1")))
+			.isEqualTo("not connected");
+		assertThat(errorMessage(unroutedFrame(StompCommand.SEND), new IllegalStateException("Unknown session: 1")))
+			.isEqualTo("not connected");
+	}
+
+	@Test
+	void aSecondConnectSpringRefusedIsReportedAsAlreadyConnected() {
+		assertThat(errorMessage(unroutedFrame(StompCommand.CONNECT), new IllegalStateException("Session already exists")))
+			.isEqualTo("already connected");
+		assertThat(errorMessage(unroutedFrame(StompCommand.STOMP), new IllegalStateException("Session already exists")))
+			.isEqualTo("already connected");
+	}
+
+	@Test
+	void anIllegalStateOnAFrameThatReachedTheChannelIsStillAnInternalError() {
+		assertThat(errorMessage(clientFrame(null), new IllegalStateException("something broke")))
+			.matches("internal error \\(ref [0-9a-f]{8}\\)");
+	}
+
+	@Test
+	void anUnexpectedFailureOnAFrameWithoutSessionIsStillAnInternalError() {
+		assertThat(errorMessage(unroutedFrame(StompCommand.SEND), new NullPointerException("bug")))
+			.matches("internal error \\(ref [0-9a-f]{8}\\)");
+	}
+
+	private String errorMessage(Message<byte[]> clientFrame, Throwable ex) {
+		Message<byte[]> error = this.handler.handleClientMessageProcessingError(clientFrame, ex);
+		StompHeaderAccessor accessor = StompHeaderAccessor.wrap(error);
+		assertThat(accessor.getCommand()).isEqualTo(StompCommand.ERROR);
+		return accessor.getMessage();
+	}
+
+	/** A decoded frame as Spring's STOMP handler has it before it gives it a session id. */
+	private static Message<byte[]> unroutedFrame(StompCommand command) {
+		StompHeaderAccessor accessor = StompHeaderAccessor.create(command);
+		accessor.setLeaveMutable(true);
+		return MessageBuilder.createMessage(new byte[0], accessor.getMessageHeaders());
+	}
+
 	private static Message<byte[]> clientFrame(String receipt) {
 		StompHeaderAccessor accessor = StompHeaderAccessor.create(StompCommand.SEND);
 		accessor.setDestination("/app/chat");
