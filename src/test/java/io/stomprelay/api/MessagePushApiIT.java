@@ -131,6 +131,17 @@ class MessagePushApiIT {
 		assertThat(forbidden.body()).contains("\"status\":403");
 	}
 
+	@Test
+	void anAdminTokenWithoutExpiryIs401() throws Exception {
+		HttpResponse<String> response = post("/api/messages/all", TestTokens.withoutExpiry("ops", "admin"),
+				"{\"destination\":\"/topic/x\",\"payload\":1}");
+
+		assertThat(response.statusCode()).isEqualTo(401);
+		assertThat(response.headers().firstValue("Content-Type"))
+			.hasValueSatisfying(type -> assertThat(type).startsWith("application/problem+json"));
+		assertThat(response.body()).contains("\"status\":401");
+	}
+
 	private StompTestClient track(StompTestClient client) {
 		this.clients.add(client);
 		return client;

@@ -55,6 +55,13 @@ class TokenAuthenticationIT {
 	}
 
 	@Test
+	void aTokenWithoutExpiryStillConnects() {
+		try (RawStompSocket socket = connect("Authorization:Bearer " + TestTokens.withoutExpiry("noexp", "user"))) {
+			assertThat(RawStompSocket.header(awaitFrame(socket, "CONNECTED"), "user-name")).isEqualTo("noexp");
+		}
+	}
+
+	@Test
 	void garbageTokenGetsInvalidTokenErrorAndClose() {
 		assertRejected("Authorization:Bearer not-a-jwt", "invalid token");
 	}

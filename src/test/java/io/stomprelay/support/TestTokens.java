@@ -45,6 +45,15 @@ public final class TestTokens {
 		return sign(SECRET, user, Instant.now().minus(ago), "user");
 	}
 
+	/** A token with no {@code exp} claim at all. */
+	public static String withoutExpiry(String user, String... roles) {
+		NimbusJwtEncoder encoder = new NimbusJwtEncoder(
+				new ImmutableSecret<>(new SecretKeySpec(SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
+		JwtClaimsSet claims = JwtClaimsSet.builder().subject(user).issuedAt(Instant.now()).claim("roles", List.of(roles)).build();
+		return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
+			.getTokenValue();
+	}
+
 	public static String expired(String user) {
 		return sign(SECRET, user, Instant.now().minus(Duration.ofMinutes(5)), "user");
 	}
