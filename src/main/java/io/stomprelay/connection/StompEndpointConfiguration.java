@@ -151,7 +151,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	@Bean
 	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
 			StompRelayProperties properties, NodeIdentity node) {
-		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge());
+		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge(),
+				properties.auth().jwt().clockSkew());
 	}
 
 	@Bean

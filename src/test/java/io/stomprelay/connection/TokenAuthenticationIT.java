@@ -123,6 +123,21 @@ class TokenAuthenticationIT {
 		}
 	}
 
+	@Test
+	void withClockSkewATokenJustPastExpConnectsAndEndsWhenItsSkewRunsOut() {
+		try (RelayNode skewed = RelayNode.start("auth-skew", redis, "stomp-relay.auth.jwt.clock-skew=5s");
+				RawStompSocket socket = RawStompSocket.open(skewed.wsUrl())) {
+			Instant end = Instant.now().plusSeconds(3);
+			socket.sendFrame("CONNECT", "", "accept-version:1.2", "host:localhost",
+					"Authorization:Bearer " + TestTokens.expiredAgo("sam", Duration.ofSeconds(2)));
+			assertThat(RawStompSocket.header(awaitFrame(socket, "CONNECTED"), "user-name")).isEqualTo("sam");
+			String error = awaitFrame(socket, "ERROR", Duration.ofSeconds(6));
+			Instant closedAt = Instant.now();
+			assertThat(RawStompSocket.header(error, "message")).isEqualTo("token expired");
+			assertThat(Duration.between(end, closedAt).abs()).isLessThan(Duration.ofSeconds(1));
+		}
+	}
+
 	private static void assertRejected(String authorization, String expectedMessage) {
 		try (RawStompSocket socket = connect(authorization)) {
 			String error = awaitFrame(socket, "ERROR");

@@ -49,7 +49,7 @@ class TokenAuthenticationInterceptorTest {
 		this.expiry = new SessionExpiry("test-node", this.scheduler,
 				new ClientErrors(new StaticListableBeanFactory(Map.of("clientOutboundChannel", clientOutbound))
 					.getBeanProvider(MessageChannel.class)),
-				Duration.ofHours(24));
+				Duration.ofHours(24), Duration.ZERO);
 		this.interceptor = new TokenAuthenticationInterceptor(TokenVerifierTest.verifier(), this.expiry);
 	}
 
