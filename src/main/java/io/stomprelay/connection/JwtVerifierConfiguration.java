@@ -22,7 +22,8 @@ import org.springframework.security.oauth2.server.resource.authentication.JwtGra
 /**
  * The JWT verifier: an HS256 decoder from {@code stomp-relay.auth.jwt.secret}, or the decoder
  * Spring Boot builds from {@code spring.security.oauth2.resourceserver.jwt.issuer-uri} /
- * {@code jwk-set-uri}. With neither, the node refuses to start.
+ * {@code jwk-set-uri}. With neither, the node refuses to start. Either way, a token is accepted
+ * until {@code exp} plus {@code stomp-relay.auth.jwt.clock-skew}.
  */
 @Configuration(proxyBeanMethods = false)
 class JwtVerifierConfiguration {
@@ -53,6 +54,19 @@ class JwtVerifierConfiguration {
 			.build();
 		decoder.setJwtValidator(new DelegatingOAuth2TokenValidator<>(new JwtTimestampValidator(jwt.clockSkew())));
 		return decoder;
+	}
+
+	/**
+	 * The expiry rule of the decoder Spring Boot builds from {@code issuer-uri} / {@code jwk-set-uri}
+	 * (unused by the HS256 decoder, which sets its own). Boot adds every {@code OAuth2TokenValidator<Jwt>}
+	 * bean to that decoder's validators, next to the issuer check it adds when {@code issuer-uri} is
+	 * set, and uses a {@link JwtTimestampValidator} found among them instead of its default one, which
+	 * would accept tokens up to 60 s past {@code exp} whatever {@code stomp-relay.auth.jwt.clock-skew}
+	 * says.
+	 */
+	@Bean
+	static JwtTimestampValidator oidcTimestampValidator(StompRelayProperties properties) {
+		return new JwtTimestampValidator(properties.auth().jwt().clockSkew());
 	}
 
 	/** Roles from the {@code roles} claim as {@code ROLE_*} authorities; the user name is {@code sub}. */
