@@ -13,7 +13,8 @@ import org.springframework.web.bind.annotation.RestController;
 /**
  * {@code POST /api/loadtest/runs}: starts one open-loop publisher run and answers when it is
  * done with {@code {"runId":..,"planned":..,"sent":..}}; 409 while another run is going, 400
- * on bad input. Enabled only by {@code stomp-relay.loadtest.enabled=true}.
+ * on bad input. Enabled only by {@code stomp-relay.loadtest.enabled=true}; the product's HTTP
+ * security asks for a JWT with role {@code admin}, like the push API.
  */
 @RestController
 @RequestMapping("/api/loadtest")

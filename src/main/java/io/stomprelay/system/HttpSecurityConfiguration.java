@@ -21,8 +21,8 @@ import org.springframework.security.oauth2.jwt.JwtValidationException;
 import org.springframework.security.web.SecurityFilterChain;
 
 /**
- * HTTP security: the push API needs a JWT with role {@code admin} and an {@code exp} claim; the
- * WebSocket endpoint, the demo page, the demo token endpoint and the actuator are open at the HTTP
+ * HTTP security: the push API (and the benchmark publisher, when enabled) needs a JWT with role
+ * {@code admin} and an {@code exp} claim; the WebSocket endpoint, the demo page, the demo token endpoint and the actuator are open at the HTTP
  * level. STOMP sessions authenticate on CONNECT only: a bearer token on the {@code /ws} upgrade
  * request is ignored ({@link HttpBearerTokenResolver}). Stateless, no cookies, so no CSRF. Failures
  * answer with problem details.
@@ -35,7 +35,7 @@ class HttpSecurityConfiguration {
 	@Bean
 	SecurityFilterChain httpSecurity(HttpSecurity http, TokenVerifier verifier) {
 		http.authorizeHttpRequests(requests -> requests
-				.requestMatchers("/api/messages/**").hasRole("admin")
+				.requestMatchers("/api/messages/**", "/api/loadtest/**").hasRole("admin")
 				.anyRequest().permitAll())
 			.oauth2ResourceServer(resourceServer -> resourceServer
 				.bearerTokenResolver(new HttpBearerTokenResolver())

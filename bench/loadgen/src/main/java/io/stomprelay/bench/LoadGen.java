@@ -52,6 +52,9 @@ public final class LoadGen {
 	/** The state of the last {@link #runOnce} (for per-node breakdowns). */
 	private RunState lastRun;
 
+	/** The nodes' HS256 secret: the publisher endpoint wants an admin token signed with it. */
+	private String secret;
+
 	private LoadGen() {
 	}
 
@@ -77,6 +80,7 @@ public final class LoadGen {
 		String[] ws = req(a, "ws").split(",");
 		String publish = req(a, "publish");
 		String secret = req(a, "secret");
+		this.secret = secret;
 		int users = Integer.parseInt(a.getOrDefault("users", "200"));
 		int perUser = Integer.parseInt(a.getOrDefault("sessions-per-user", "2"));
 		String[] workloads = a.getOrDefault("workloads", "user,topic").split(",");
@@ -247,6 +251,8 @@ public final class LoadGen {
 				HttpRequest.newBuilder(URI.create(publish + "/api/loadtest/runs"))
 					.timeout(Duration.ofSeconds(seconds * 3L + 60))
 					.header("Content-Type", "application/json")
+					// stomp-relay asks for an admin token (the peers ignore it)
+					.header("Authorization", "Bearer " + Jwt.hs256(this.secret, "bench-publisher", List.of("admin"), 600))
 					.POST(HttpRequest.BodyPublishers.ofString(body))
 					.build(),
 				HttpResponse.BodyHandlers.ofString());
@@ -328,6 +334,7 @@ public final class LoadGen {
 			base[i] = ws[i].replaceFirst("^ws", "http").replaceFirst("/ws$", "");
 		}
 		String secret = req(a, "secret");
+		this.secret = secret;
 		int users = Integer.parseInt(a.getOrDefault("users", "200"));
 		String[] workloads = a.getOrDefault("workloads", "user,topic").split(",");
 		double userRate = Double.parseDouble(a.getOrDefault("user-rate", "2000"));
