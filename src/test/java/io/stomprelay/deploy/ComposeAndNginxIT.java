@@ -1,10 +1,15 @@
 package io.stomprelay.deploy;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -19,15 +24,22 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
 
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
+import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
  * There is no Docker engine here, so this checks that {@code docker-compose.yml}, the
  * {@code Dockerfile} and {@code deploy/nginx.conf} hold together: the compose file parses and
- * matches the contract (Redis, three nodes built from the plain Dockerfile, nginx on 8080), and the
- * real nginx config, pointed at two real test nodes, carries STOMP over WebSocket with no
- * stickiness so a user's sessions through it get their messages across nodes.
+ * matches the contract (Redis, three nodes built from the plain Dockerfile, nginx on 8080; the secret
+ * from the environment, no demo token endpoint, health details for admins only), and the real nginx
+ * config, pointed at two real test nodes run with the compose file's management settings, carries
+ * STOMP over WebSocket with no stickiness so a user's sessions through it get their messages across
+ * nodes, and refuses the actuator.
  */
 class ComposeAndNginxIT {
 
@@ -48,12 +60,27 @@ class ComposeAndNginxIT {
 			assertThat(environment).containsEntry("SPRING_DATA_REDIS_URL", "redis://redis:6379")
 				.containsEntry("STOMP_RELAY_NODE_ID", node)
 				.containsKey("STOMP_RELAY_AUTH_JWT_SECRET");
-			assertThat(((String) environment.get("STOMP_RELAY_AUTH_JWT_SECRET")).getBytes(StandardCharsets.UTF_8))
-				.hasSizeGreaterThanOrEqualTo(32);
 		}
 		assertThat((List<String>) services.get("nginx").get("ports")).containsExactly("8080:80");
 		assertThat((List<String>) services.get("nginx").get("volumes"))
 			.containsExactly("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro");
+	}
+
+	@Test
+	void composeNodesTakeTheSecretFromTheEnvironmentRunNoDemoAndHideHealthDetails() throws IOException {
+		for (String node : List.of("node-1", "node-2", "node-3")) {
+			Map<String, String> environment = composeEnvironment(node);
+			assertThat(environment.get("STOMP_RELAY_AUTH_JWT_SECRET")).as("no literal secret in %s", node)
+				.matches("\\$\\{STOMP_RELAY_AUTH_JWT_SECRET:\\?[^}]+\\}");
+			Binder binder = binder(environment);
+			assertThat(binder.bind("stomp-relay.demo.enabled", Boolean.class).orElse(false)).as("demo in %s", node).isFalse();
+			assertThat(managementProperties(environment)).containsExactlyInAnyOrder(
+					"management.endpoint.health.show-details=when-authorized", "management.endpoint.health.roles=admin",
+					"management.endpoint.health.group.liveness.show-details=never",
+					"management.endpoint.health.group.readiness.show-details=never");
+		}
+		assertThat(Files.readString(Path.of("docker-compose.yml"))).doesNotContainIgnoringCase("DEMO_ENABLED")
+			.doesNotContain("change-me");
 	}
 
 	@Test
@@ -75,9 +102,13 @@ class ComposeAndNginxIT {
 			System.out.println("skipped: no nginx at /usr/sbin/nginx (Debian's nginx package runs this check)");
 			return "skipped: no nginx";
 		});
+		// the nodes run with the compose file's management settings, which override application.yml
+		Object[] management = managementProperties(composeEnvironment("node-1")).stream()
+			.map(property -> "--" + property)
+			.toArray();
 		try (RedisTestServer redis = RedisTestServer.start();
-				RelayNode nodeA = RelayNode.start("lb-a", redis);
-				RelayNode nodeB = RelayNode.start("lb-b", redis)) {
+				RelayNode nodeA = RelayNode.start("lb-a", redis, management);
+				RelayNode nodeB = RelayNode.start("lb-b", redis, management)) {
 			Path prefix = Files.createTempDirectory("nginx-test");
 			Files.createDirectories(prefix.resolve("logs"));
 			int port = RedisTestServer.freePort();
@@ -103,6 +134,15 @@ class ComposeAndNginxIT {
 				String url = "ws://127.0.0.1:" + port + "/ws";
 				await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
 					.until(() -> { StompTestClient.connect(url, null).close(); return true; });
+				for (String path : List.of("/actuator/health", "/actuator/prometheus", "/actuator", "/%61ctuator/health",
+						"//actuator/health", "/actuator;x/health", "/ws/../actuator/health")) {
+					assertThat(get("http://127.0.0.1:" + port + path, null).statusCode()).as(path).isEqualTo(403);
+				}
+				String health = nodeA.httpUrl() + "/actuator/health";
+				assertThat(get(health, null).body()).contains("\"status\":\"UP\"").doesNotContain("components");
+				assertThat(get(health, TestTokens.valid("ops", "user")).body()).doesNotContain("components");
+				assertThat(get(health, TestTokens.valid("ops", "admin")).body()).contains("\"relay\"");
+				assertThat(get(nodeA.httpUrl() + "/actuator/health/readiness", null).body()).doesNotContain("components");
 				String user = "vic-" + System.nanoTime();
 				List<StompTestClient> sessions = List.of(StompTestClient.connect(url, TestTokens.valid(user, "user")),
 						StompTestClient.connect(url, TestTokens.valid(user, "user")),
@@ -127,6 +167,45 @@ class ComposeAndNginxIT {
 				server.waitFor(10, TimeUnit.SECONDS);
 			}
 		}
+	}
+
+
+	@SuppressWarnings("unchecked")
+	private static Map<String, String> composeEnvironment(String service) throws IOException {
+		Map<String, Object> compose = new Yaml().load(Files.readString(Path.of("docker-compose.yml")));
+		Map<String, Map<String, Object>> services = (Map<String, Map<String, Object>>) compose.get("services");
+		Map<String, String> environment = new HashMap<>();
+		((Map<String, Object>) services.get(service).get("environment"))
+			.forEach((name, value) -> environment.put(name, String.valueOf(value)));
+		return environment;
+	}
+
+	/** Reads a compose environment the way Spring Boot reads a process environment. */
+	private static Binder binder(Map<String, String> environment) {
+		Map<String, Object> values = new HashMap<>(environment);
+		return new Binder(ConfigurationPropertySources.from(
+				new SystemEnvironmentPropertySource("compose-" + StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME,
+						values)));
+	}
+
+	/** The management properties the compose environment sets, as {@code name=value}. */
+	private static List<String> managementProperties(Map<String, String> environment) {
+		Binder binder = binder(environment);
+		List<String> properties = new ArrayList<>();
+		for (String name : List.of("management.endpoint.health.show-details", "management.endpoint.health.roles",
+				"management.endpoint.health.group.liveness.show-details",
+				"management.endpoint.health.group.readiness.show-details")) {
+			binder.bind(name, String.class).ifBound(value -> properties.add(name + "=" + value));
+		}
+		return properties;
+	}
+
+	private static HttpResponse<String> get(String url, String token) throws Exception {
+		HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5));
+		if (token != null) {
+			request.header("Authorization", "Bearer " + token);
+		}
+		return HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
 	}
 
 }

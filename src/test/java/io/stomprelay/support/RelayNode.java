@@ -1,6 +1,8 @@
 package io.stomprelay.support;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import io.stomprelay.StompRelayApplication;
@@ -24,6 +26,11 @@ public final class RelayNode implements AutoCloseable {
 		this.context = context;
 	}
 
+	/**
+	 * @param extraSourcesAndProperties configuration classes, and {@code name=value} properties: plain
+	 * ones are defaults (below {@code application.yml}), ones written {@code --name=value} are
+	 * command-line arguments and override it, as an environment variable would
+	 */
 	public static RelayNode start(String id, RedisTestServer redis, Object... extraSourcesAndProperties) {
 		Map<String, Object> properties = new HashMap<>();
 		properties.put("server.port", 0);
@@ -33,16 +40,20 @@ public final class RelayNode implements AutoCloseable {
 		properties.put("stomp-relay.demo.enabled", true);
 		properties.put("spring.main.banner-mode", "off");
 		SpringApplicationBuilder builder = new SpringApplicationBuilder(StompRelayApplication.class);
+		List<String> arguments = new ArrayList<>();
 		for (Object extra : extraSourcesAndProperties) {
 			if (extra instanceof Class<?> source) {
 				builder.sources(source);
+			}
+			else if (extra instanceof String argument && argument.startsWith("--")) {
+				arguments.add(argument);
 			}
 			else if (extra instanceof String property) {
 				int equals = property.indexOf('=');
 				properties.put(property.substring(0, equals), property.substring(equals + 1));
 			}
 		}
-		return new RelayNode(id, builder.properties(properties).run());
+		return new RelayNode(id, builder.properties(properties).run(arguments.toArray(String[]::new)));
 	}
 
 	public String id() {
