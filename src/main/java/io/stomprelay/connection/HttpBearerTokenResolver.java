@@ -4,6 +4,7 @@ import jakarta.servlet.http.HttpServletRequest;
 
 import org.springframework.security.oauth2.server.resource.web.BearerTokenResolver;
 import org.springframework.security.oauth2.server.resource.web.DefaultBearerTokenResolver;
+import org.springframework.web.util.UrlPathHelper;
 
 /**
  * Finds the bearer token of an HTTP request (the {@code Authorization} header), except on the
@@ -22,7 +23,7 @@ public final class HttpBearerTokenResolver implements BearerTokenResolver {
 	}
 
 	private static boolean isWebSocketEndpoint(HttpServletRequest request) {
-		String path = request.getRequestURI().substring(request.getContextPath().length());
+		String path = UrlPathHelper.defaultInstance.getPathWithinApplication(request);
 		return path.equals(StompEndpointConfiguration.ENDPOINT) || path.startsWith(StompEndpointConfiguration.ENDPOINT + "/");
 	}
 
