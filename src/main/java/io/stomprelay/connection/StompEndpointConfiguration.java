@@ -22,6 +22,7 @@ import org.springframework.http.server.ServerHttpResponse;
 import org.springframework.http.server.ServletServerHttpRequest;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.web.socket.WebSocketExtension;
@@ -146,6 +147,12 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	static ClientErrors clientErrors(
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
 		return new ClientErrors(clientOutboundChannel);
+	}
+
+	@Bean
+	static UserRegistryJanitor userRegistryJanitor(ObjectProvider<SimpUserRegistry> userRegistry,
+			ThreadPoolTaskScheduler stompRelayScheduler) {
+		return new UserRegistryJanitor(userRegistry, stompRelayScheduler);
 	}
 
 	@Bean
