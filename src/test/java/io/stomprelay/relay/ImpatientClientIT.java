@@ -148,6 +148,31 @@ class ImpatientClientIT {
 	 * One client on node A sends 100 chat messages back to back; observers on both nodes subscribed
 	 * beforehand each get 0..99, once each, in order.
 	 */
+	/**
+	 * The reported row: an admin token expiring in 3 s on the WebSocket upgrade, CONNECT without a
+	 * header, then SUBSCRIBE and an authenticated-only SEND at once. The session is anonymous, the
+	 * SEND is refused, and nothing reaches the other node.
+	 */
+	@Test
+	void aTokenOnTheUpgradeRequestDoesNotMakeAnImpatientSessionThatUser() {
+		StompTestClient observer = client(nodeB, user("watch-upgrade")).subscribe(CHAT);
+		String admin = TestTokens.expiringIn("upgrade-admin", Duration.ofSeconds(3), "admin");
+		try (RawStompSocket socket = RawStompSocket.open(nodeA.wsUrl(), java.util.Map.of("Authorization", "Bearer " + admin))) {
+			socket.sendFrames(RawStompSocket.frame("CONNECT", "", "accept-version:1.2", "host:localhost"),
+					RawStompSocket.frame("SUBSCRIBE", "", "id:1", "destination:" + CHAT),
+					RawStompSocket.frame("SEND", "{\"text\":\"as admin?\"}", "destination:/app/chat",
+							"content-type:application/json"));
+
+			String connected = socket.awaitFrame("CONNECTED", Duration.ofSeconds(5));
+			assertThat(RawStompSocket.header(connected, "user-name")).isNull();
+			assertThat(RawStompSocket.header(socket.awaitFrame("ERROR", Duration.ofSeconds(5)), "message"))
+				.isEqualTo("access denied");
+			await().atMost(Duration.ofSeconds(5)).until(socket::isClosed);
+		}
+		await().during(QUIET).atMost(QUIET.plusSeconds(2))
+			.untilAsserted(() -> assertThat(observer.bodies(CHAT)).noneMatch(body -> body.contains("as admin?")));
+	}
+
 	@Test
 	void oneClientsBackToBackChatMessagesArriveInOrderOnBothNodes() {
 		String sender = user("burst");
