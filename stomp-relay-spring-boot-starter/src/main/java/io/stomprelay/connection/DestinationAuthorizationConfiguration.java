@@ -1,7 +1,7 @@
 package io.stomprelay.connection;
 
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.SimpMessageType;
@@ -30,7 +30,7 @@ import org.springframework.security.messaging.util.matcher.MessageMatcher;
  * them (without it, {@code /app//chat} would pass as an unlisted {@code /app/**} destination and
  * reach the chat handler). The pattern rule stays as a second line.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration
 @EnableWebSocketSecurity
 class DestinationAuthorizationConfiguration {
 

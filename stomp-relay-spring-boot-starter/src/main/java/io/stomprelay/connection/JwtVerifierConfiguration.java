@@ -9,8 +9,10 @@ import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
+import org.springframework.boot.security.autoconfigure.UserDetailsServiceAutoConfiguration;
+import org.springframework.boot.security.oauth2.server.resource.autoconfigure.servlet.OAuth2ResourceServerAutoConfiguration;
 import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
 import org.springframework.security.oauth2.jose.jws.MacAlgorithm;
 import org.springframework.security.oauth2.jwt.JwtDecoder;
@@ -25,7 +27,7 @@ import org.springframework.security.oauth2.server.resource.authentication.JwtGra
  * {@code jwk-set-uri}. With neither, the node refuses to start. Either way, a token is accepted
  * until {@code exp} plus {@code stomp-relay.auth.jwt.clock-skew}.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration(before = { OAuth2ResourceServerAutoConfiguration.class, UserDetailsServiceAutoConfiguration.class })
 class JwtVerifierConfiguration {
 
 	static final int MIN_SECRET_BYTES = 32;

@@ -13,8 +13,8 @@ import io.stomprelay.system.StompRelayProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.tomcat.TomcatConnectorCustomizer;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.server.ServerHttpRequest;
@@ -45,7 +45,7 @@ import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
  * held to its limits and its destinations checked ({@link DestinationSyntaxInterceptor}) before it
  * is authorized.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration
 @EnableWebSocketMessageBroker
 @Order(Ordered.HIGHEST_PRECEDENCE + 99)
 class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
@@ -147,6 +147,12 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	static ClientErrors clientErrors(
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
 		return new ClientErrors(clientOutboundChannel);
+	}
+
+	/** The {@code @MessageExceptionHandler}s that answer controller failures with a safe {@code ERROR}. */
+	@Bean
+	static MessagingErrorAdvice messagingErrorAdvice(ClientErrors clientErrors, NodeIdentity node) {
+		return new MessagingErrorAdvice(clientErrors, node);
 	}
 
 	@Bean

@@ -25,9 +25,11 @@ import io.stomprelay.system.StompRelayProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDetails;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisProperties;
 import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.messaging.MessageChannel;
@@ -45,7 +47,7 @@ import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerCo
  * {@link ClusterMessagingTemplate}. With {@code stomp-relay.relay.enabled=false} the node runs
  * alone with Spring's simple broker and needs no Redis.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration(after = DataRedisAutoConfiguration.class)
 class RelayConfiguration {
 
 	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";

@@ -4,8 +4,8 @@ import java.util.Map;
 
 import io.stomprelay.system.StompRelayProperties;
 
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.server.ServerHttpRequest;
@@ -33,7 +33,7 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * </ul>
  * Ordered after Boot's own configurer, whose executor choice it replaces.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration
 @Order(Ordered.LOWEST_PRECEDENCE)
 class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 

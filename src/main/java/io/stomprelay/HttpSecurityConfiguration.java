@@ -1,4 +1,4 @@
-package io.stomprelay.system;
+package io.stomprelay;
 
 import java.io.IOException;
 import java.util.List;

@@ -3,13 +3,15 @@ package io.stomprelay.system;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import org.springframework.boot.micrometer.metrics.autoconfigure.MeterRegistryCustomizer;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 
 /**
  * Cross-cutting beans: the node's identity and the node tag on every metric.
  */
-@Configuration(proxyBeanMethods = false)
+@AutoConfiguration
+@EnableConfigurationProperties(StompRelayProperties.class)
 class SystemConfiguration {
 
 	@Bean
