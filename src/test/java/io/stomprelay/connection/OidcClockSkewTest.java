@@ -120,6 +120,7 @@ class OidcClockSkewTest {
 		new WebApplicationContextRunner()
 			.withConfiguration(AutoConfigurations.of(OAuth2ResourceServerAutoConfiguration.class))
 			.withUserConfiguration(Properties.class, JwtVerifierConfiguration.class)
+			.withPropertyValues("stomp-relay.auth.enabled=true")
 			.withPropertyValues(properties)
 			.run(context -> {
 				assertThat(context).hasNotFailed();
@@ -157,6 +158,22 @@ class OidcClockSkewTest {
 		@Bean
 		SecurityFilterChain noFilters() {
 			return new DefaultSecurityFilterChain(AnyRequestMatcher.INSTANCE);
+		}
+
+		@Bean
+		io.stomprelay.system.NodeIdentity nodeIdentity() {
+			return io.stomprelay.system.NodeIdentity.of("oidc-test");
+		}
+
+		@Bean
+		ClientErrors clientErrors() {
+			return new ClientErrors(new org.springframework.beans.factory.support.StaticListableBeanFactory()
+				.getBeanProvider(org.springframework.messaging.MessageChannel.class));
+		}
+
+		@Bean
+		org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler stompRelayScheduler() {
+			return new org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler();
 		}
 
 	}

@@ -5,7 +5,12 @@ import java.util.Map;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.server.ServerHttpRequest;
@@ -75,9 +80,26 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 		return channelExecutor("stomp-relay-outbound-");
 	}
 
+	/** Timers: heart-beats, token expiry, the relay's housekeeping. */
 	@Bean
-	static BlockingSendTimeout blockingSendTimeout(StompRelayProperties properties) {
-		return new BlockingSendTimeout(2 * properties.limits().sendTime().toMillis());
+	static ThreadPoolTaskScheduler stompRelayScheduler() {
+		ThreadPoolTaskScheduler scheduler = new ThreadPoolTaskScheduler();
+		scheduler.setPoolSize(2);
+		scheduler.setThreadNamePrefix("stomp-relay-scheduler-");
+		scheduler.setRemoveOnCancelPolicy(true);
+		return scheduler;
+	}
+
+	@Bean
+	static ClientErrors clientErrors(
+			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
+		return new ClientErrors(clientOutboundChannel);
+	}
+
+	@Bean
+	static UserRegistryJanitor userRegistryJanitor(ObjectProvider<SimpUserRegistry> userRegistry,
+			ThreadPoolTaskScheduler stompRelayScheduler) {
+		return new UserRegistryJanitor(userRegistry, stompRelayScheduler);
 	}
 
 	private static ThreadPoolTaskExecutor channelExecutor(String threadNamePrefix) {

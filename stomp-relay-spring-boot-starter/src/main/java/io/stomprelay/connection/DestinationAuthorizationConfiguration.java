@@ -1,7 +1,16 @@
 package io.stomprelay.connection;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import java.util.List;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.system.StompRelayProperties;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.annotation.Order;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.SimpMessageType;
@@ -12,12 +21,14 @@ import org.springframework.security.messaging.access.intercept.MessageMatcherDel
 import org.springframework.security.messaging.util.matcher.MessageMatcher;
 
 /**
- * Who may send or subscribe where, with Spring Security's message authorization. Everything not
+ * Who may send or subscribe where, with Spring Security's message authorization; on with
+ * {@code stomp-relay.rules.enabled=true} (and spring-security-messaging on the classpath). Everything not
  * listed is denied and answered with an {@code ERROR} ("access denied") and a close:
  * <ul>
  * <li>CONNECT, heart-beats, UNSUBSCRIBE and DISCONNECT: everyone;</li>
- * <li>SEND: only to {@code /app/**}; {@code /app/chat}, {@code /app/direct} and {@code /app/announce}
- * need an authenticated session. Never to {@code /topic}, {@code /queue} or {@code /user};</li>
+ * <li>SEND: only to {@code /app/**}; those listed in {@code stomp-relay.rules.authenticated-destinations}
+ * (the server: {@code /app/chat}, {@code /app/direct}, {@code /app/announce}) need an authenticated
+ * session. Never to {@code /topic}, {@code /queue} or {@code /user};</li>
  * <li>SUBSCRIBE: {@code /topic/**} and {@code /user/queue/**} only. Never another user's
  * {@code /user/{name}/...}, a session-suffixed {@code /queue/...-user...}, or a pattern
  * ({@code *}, <code>{</code>), which would escape the relay's per-destination channels.</li>
@@ -30,9 +41,28 @@ import org.springframework.security.messaging.util.matcher.MessageMatcher;
  * them (without it, {@code /app//chat} would pass as an unlisted {@code /app/**} destination and
  * reach the chat handler). The pattern rule stays as a second line.
  */
-@AutoConfiguration
+@AutoConfiguration(after = JwtVerifierConfiguration.class)
+@ConditionalOnClass(MessageMatcherDelegatingAuthorizationManager.class)
+@ConditionalOnProperty(name = "stomp-relay.rules.enabled", havingValue = "true")
 @EnableWebSocketSecurity
 class DestinationAuthorizationConfiguration {
+
+	/** Refuses malformed destinations before Spring Security's authorization sees them. */
+	@Bean
+	@Order(InboundOrder.DESTINATIONS)
+	static WebSocketMessageBrokerConfigurer destinationSyntaxConfigurer(DestinationSyntaxInterceptor destinations) {
+		return new WebSocketMessageBrokerConfigurer() {
+			@Override
+			public void configureClientInboundChannel(ChannelRegistration registration) {
+				registration.interceptors(destinations);
+			}
+		};
+	}
+
+	@Bean
+	static DestinationSyntaxInterceptor destinationSyntaxInterceptor(MeterRegistry registry) {
+		return new DestinationSyntaxInterceptor(SessionLimits.rejections(registry, "destination"));
+	}
 
 	/** Destinations with these characters are patterns, not destinations. */
 	private static final MessageMatcher<Object> PATTERN_DESTINATION = message -> {
@@ -42,14 +72,16 @@ class DestinationAuthorizationConfiguration {
 
 	@Bean
 	AuthorizationManager<Message<?>> messageAuthorizationManager(
-			MessageMatcherDelegatingAuthorizationManager.Builder messages) {
-		return messages
-			.simpTypeMatchers(SimpMessageType.CONNECT, SimpMessageType.HEARTBEAT, SimpMessageType.UNSUBSCRIBE,
+			MessageMatcherDelegatingAuthorizationManager.Builder messages, StompRelayProperties properties) {
+		List<String> authenticated = properties.rules().authenticatedDestinations();
+		messages.simpTypeMatchers(SimpMessageType.CONNECT, SimpMessageType.HEARTBEAT, SimpMessageType.UNSUBSCRIBE,
 					SimpMessageType.DISCONNECT)
 			.permitAll()
-			.matchers(PATTERN_DESTINATION).denyAll()
-			.simpMessageDestMatchers("/app/chat", "/app/direct", "/app/announce").authenticated()
-			.simpMessageDestMatchers("/app/**").permitAll()
+			.matchers(PATTERN_DESTINATION).denyAll();
+		if (!authenticated.isEmpty()) {
+			messages.simpMessageDestMatchers(authenticated.toArray(String[]::new)).authenticated();
+		}
+		return messages.simpMessageDestMatchers("/app/**").permitAll()
 			.simpSubscribeDestMatchers("/topic/**", "/user/queue/**").permitAll()
 			.anyMessage().denyAll()
 			.build();

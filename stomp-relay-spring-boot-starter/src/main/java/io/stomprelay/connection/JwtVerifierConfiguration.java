@@ -10,7 +10,13 @@ import io.stomprelay.system.StompRelayProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import io.stomprelay.system.NodeIdentity;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.annotation.Order;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
 import org.springframework.boot.security.autoconfigure.UserDetailsServiceAutoConfiguration;
 import org.springframework.boot.security.oauth2.server.resource.autoconfigure.servlet.OAuth2ResourceServerAutoConfiguration;
 import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
@@ -22,13 +28,42 @@ import org.springframework.security.oauth2.server.resource.authentication.JwtAut
 import org.springframework.security.oauth2.server.resource.authentication.JwtGrantedAuthoritiesConverter;
 
 /**
- * The JWT verifier: an HS256 decoder from {@code stomp-relay.auth.jwt.secret}, or the decoder
+ * Authentication on CONNECT with a JWT, on with {@code stomp-relay.auth.enabled=true} (and Spring
+ * Security's OAuth2 resource server on the classpath): {@link TokenAuthenticationInterceptor} sets the
+ * session user from {@code Authorization: Bearer <JWT>}, {@link SessionExpiry} ends the session when
+ * the token expires. The verifier: an HS256 decoder from {@code stomp-relay.auth.jwt.secret}, or the decoder
  * Spring Boot builds from {@code spring.security.oauth2.resourceserver.jwt.issuer-uri} /
  * {@code jwk-set-uri}. With neither, the node refuses to start. Either way, a token is accepted
  * until {@code exp} plus {@code stomp-relay.auth.jwt.clock-skew}.
  */
 @AutoConfiguration(before = { OAuth2ResourceServerAutoConfiguration.class, UserDetailsServiceAutoConfiguration.class })
+@ConditionalOnClass(JwtDecoder.class)
+@ConditionalOnProperty(name = "stomp-relay.auth.enabled", havingValue = "true")
 class JwtVerifierConfiguration {
+
+	/** Authenticates each session on its CONNECT frame, first of the starter's inbound interceptors. */
+	@Bean
+	@Order(InboundOrder.AUTHENTICATION)
+	static WebSocketMessageBrokerConfigurer tokenAuthenticationConfigurer(TokenAuthenticationInterceptor authentication) {
+		return new WebSocketMessageBrokerConfigurer() {
+			@Override
+			public void configureClientInboundChannel(ChannelRegistration registration) {
+				registration.interceptors(authentication);
+			}
+		};
+	}
+
+	@Bean
+	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
+		return new TokenAuthenticationInterceptor(verifier, expiry);
+	}
+
+	@Bean
+	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
+			StompRelayProperties properties, NodeIdentity node) {
+		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge(),
+				properties.auth().jwt().clockSkew());
+	}
 
 	static final int MIN_SECRET_BYTES = 32;
 

@@ -14,7 +14,6 @@ import org.springframework.messaging.simp.stomp.StompConversionException;
 import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.messaging.support.MessageHeaderAccessor;
-import org.springframework.security.access.AccessDeniedException;
 import org.springframework.web.socket.messaging.StompSubProtocolErrorHandler;
 
 /**
@@ -41,6 +40,8 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 	static final String NOT_CONNECTED = "not connected";
 
 	static final String ALREADY_CONNECTED = "already connected";
+
+	private static final String ACCESS_DENIED_EXCEPTION = "org.springframework.security.access.AccessDeniedException";
 
 	private static final Logger logger = LoggerFactory.getLogger(SafeStompErrorHandler.class);
 
@@ -86,6 +87,19 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 		return (command == StompCommand.CONNECT || command == StompCommand.STOMP) ? ALREADY_CONNECTED : NOT_CONNECTED;
 	}
 
+	/**
+	 * Spring Security's {@code AccessDeniedException} (or a subclass), recognised by name: Spring
+	 * Security is optional for the starter.
+	 */
+	private static boolean isAccessDenied(Throwable cause) {
+		for (Class<?> type = cause.getClass(); type != null; type = type.getSuperclass()) {
+			if (ACCESS_DENIED_EXCEPTION.equals(type.getName())) {
+				return true;
+			}
+		}
+		return false;
+	}
+
 	private static String sessionId(Message<byte[]> clientMessage) {
 		return (clientMessage != null) ? SimpMessageHeaderAccessor.getSessionId(clientMessage.getHeaders()) : "(unparsed)";
 	}
@@ -99,7 +113,7 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 			if (cause instanceof ClientRejectedException) {
 				return cause.getMessage();
 			}
-			if (cause instanceof AccessDeniedException) {
+			if (isAccessDenied(cause)) {
 				return ACCESS_DENIED;
 			}
 			if (cause instanceof StompConversionException) {

@@ -14,6 +14,7 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.tomcat.TomcatConnectorCustomizer;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -38,29 +39,22 @@ import org.springframework.web.socket.server.standard.StandardWebSocketUpgradeSt
 import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
 
 /**
- * The STOMP endpoint {@code /ws}: plain WebSocket, application prefix {@code /app}, Spring's simple
- * broker for {@code /topic} and {@code /queue} with heart-beats, user prefix {@code /user}, token
- * authentication on CONNECT, safe {@code ERROR} frames and the transport limits. Ordered before
- * Spring Security's message configurer, so on the client inbound channel a session is authenticated,
- * held to its limits and its destinations checked ({@link DestinationSyntaxInterceptor}) before it
- * is authorized.
+ * The stomp-relay server's own STOMP endpoint, on with {@code stomp-relay.endpoint.enabled=true}
+ * (an application that brings its own {@code @EnableWebSocketMessageBroker} configurer leaves it
+ * off): {@code /ws}, plain WebSocket, application prefix {@code /app}, Spring's simple broker for
+ * {@code /topic} and {@code /queue} with heart-beats, user prefix {@code /user}, browser origins
+ * from {@code stomp-relay.allowed-origins}, permessage-deflate only when
+ * {@code stomp-relay.websocket.compression} is on, a graceful drain on shutdown
+ * ({@link SessionDrain}) and a bounded blocking send per session.
  */
 @AutoConfiguration
+@ConditionalOnProperty(name = "stomp-relay.endpoint.enabled", havingValue = "true")
 @EnableWebSocketMessageBroker
-@Order(Ordered.HIGHEST_PRECEDENCE + 99)
 class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	static final String ENDPOINT = "/ws";
 
 	private final StompRelayProperties properties;
-
-	private final TokenAuthenticationInterceptor authentication;
-
-	private final SessionLimits limits;
-
-	private final DestinationSyntaxInterceptor destinations;
-
-	private final SafeStompErrorHandler errorHandler;
 
 	private final ThreadPoolTaskScheduler scheduler;
 
@@ -68,18 +62,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	private final ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout;
 
-	StompEndpointConfiguration(StompRelayProperties properties, TokenAuthenticationInterceptor authentication,
-			SessionLimits sessionLimits, DestinationSyntaxInterceptor destinationSyntaxInterceptor,
-			SafeStompErrorHandler safeStompErrorHandler,
-			ThreadPoolTaskScheduler stompRelayScheduler, SessionDrain sessionDrain,
-			ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout) {
+	StompEndpointConfiguration(StompRelayProperties properties, ThreadPoolTaskScheduler stompRelayScheduler,
+			SessionDrain sessionDrain, ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout) {
 		this.drain = sessionDrain;
 		this.blockingSendTimeout = blockingSendTimeout;
 		this.properties = properties;
-		this.authentication = authentication;
-		this.limits = sessionLimits;
-		this.destinations = destinationSyntaxInterceptor;
-		this.errorHandler = safeStompErrorHandler;
 		this.scheduler = stompRelayScheduler;
 	}
 
@@ -94,7 +81,6 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
 			.addInterceptors(this.drain, this.blockingSendTimeout)
 			.setAllowedOrigins(origins.toArray(String[]::new));
-		registry.setErrorHandler(this.errorHandler);
 	}
 
 	@Override
@@ -105,67 +91,6 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 		registry.enableSimpleBroker("/topic", "/queue")
 			.setHeartbeatValue(new long[] { heartbeat, heartbeat })
 			.setTaskScheduler(this.scheduler);
-		registry.setPreservePublishOrder(true);
-	}
-
-	@Override
-	public void configureClientInboundChannel(ChannelRegistration registration) {
-		registration.interceptors(this.authentication, this.limits, this.destinations);
-	}
-
-	@Override
-	public void configureWebSocketTransport(WebSocketTransportRegistration registration) {
-		StompRelayProperties.Limits limits = this.properties.limits();
-		registration.setMessageSizeLimit((int) limits.messageSize().toBytes())
-			.setSendTimeLimit((int) limits.sendTime().toMillis())
-			.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes())
-			.setTimeToFirstMessage((int) limits.connectTimeout().toMillis())
-			.addDecoratorFactory(PartialMessagesHandler::new);
-	}
-
-	@Bean
-	static ConnectionBuffers connectionBuffers(StompRelayProperties properties) {
-		return new ConnectionBuffers(properties.limits().connectionBuffer().toBytes());
-	}
-
-	@Bean
-	static TomcatConnectorCustomizer connectionBufferConnectorCustomizer(ConnectionBuffers buffers) {
-		return buffers.connectorCustomizer();
-	}
-
-	/**
-	 * Tomcat allocates its WebSocket message buffers for every session, idle or not, so they stay
-	 * small ({@link ConnectionBuffers}): larger frames arrive in parts ({@link PartialMessagesHandler})
-	 * and the STOMP decoder assembles them up to {@code stomp-relay.limits.message-size}.
-	 */
-	@Bean
-	static ServletServerContainerFactoryBean webSocketContainer(ObjectProvider<ConnectionBuffers> buffers) {
-		return new ConnectionBuffers.ContainerFactoryBean(buffers);
-	}
-
-	@Bean
-	static ClientErrors clientErrors(
-			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
-		return new ClientErrors(clientOutboundChannel);
-	}
-
-	/** The {@code @MessageExceptionHandler}s that answer controller failures with a safe {@code ERROR}. */
-	@Bean
-	static MessagingErrorAdvice messagingErrorAdvice(ClientErrors clientErrors, NodeIdentity node) {
-		return new MessagingErrorAdvice(clientErrors, node);
-	}
-
-	@Bean
-	static UserRegistryJanitor userRegistryJanitor(ObjectProvider<SimpUserRegistry> userRegistry,
-			ThreadPoolTaskScheduler stompRelayScheduler) {
-		return new UserRegistryJanitor(userRegistry, stompRelayScheduler);
-	}
-
-	@Bean
-	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
-			StompRelayProperties properties, NodeIdentity node) {
-		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge(),
-				properties.auth().jwt().clockSkew());
 	}
 
 	@Bean
@@ -174,32 +99,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	@Bean
-	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
-		return new SessionLimits(node.id(), properties.limits(), registry);
-	}
-
-	@Bean
-	static DestinationSyntaxInterceptor destinationSyntaxInterceptor(MeterRegistry registry) {
-		return new DestinationSyntaxInterceptor(SessionLimits.rejections(registry, "destination"));
-	}
-
-	@Bean
-	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry, NodeIdentity node) {
-		return new SafeStompErrorHandler(node.id(), SessionLimits.rejections(registry, "frame-size"));
-	}
-
-	@Bean
-	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
-		return new TokenAuthenticationInterceptor(verifier, expiry);
-	}
-
-	@Bean
-	static ThreadPoolTaskScheduler stompRelayScheduler() {
-		ThreadPoolTaskScheduler scheduler = new ThreadPoolTaskScheduler();
-		scheduler.setPoolSize(2);
-		scheduler.setThreadNamePrefix("stomp-relay-scheduler-");
-		scheduler.setRemoveOnCancelPolicy(true);
-		return scheduler;
+	static ClientChannelExecutors.BlockingSendTimeout blockingSendTimeout(StompRelayProperties properties) {
+		return new ClientChannelExecutors.BlockingSendTimeout(2 * properties.limits().sendTime().toMillis());
 	}
 
 	/**

@@ -44,6 +44,8 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 
 	private final PublishSequences sequences;
 
+	private volatile boolean active = true;
+
 	public ClusterRelayInterceptor(String nodeId, RelayChannels channels, EnvelopeCodec codec, RelayBus bus,
 			RelayMetrics metrics, IdGenerator ids, LocalSessions sessions, PublishSequences sequences) {
 		this.sessions = sessions;
@@ -56,10 +58,15 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 		this.ids = ids;
 	}
 
+	/** Stops relaying: the application has no simple broker to attach to ({@link RelayApplicability}). */
+	void deactivate() {
+		this.active = false;
+	}
+
 	@Override
 	public Message<?> preSend(Message<?> message, MessageChannel channel) {
 		MessageHeaders headers = message.getHeaders();
-		if (SimpMessageHeaderAccessor.getMessageType(headers) != SimpMessageType.MESSAGE
+		if (!this.active || SimpMessageHeaderAccessor.getMessageType(headers) != SimpMessageType.MESSAGE
 				|| headers.containsKey(RelayHeaders.RELAYED_FROM)) {
 			return message;
 		}

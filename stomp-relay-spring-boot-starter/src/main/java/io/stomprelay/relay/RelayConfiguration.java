@@ -24,7 +24,9 @@ import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDetails;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisProperties;
@@ -34,6 +36,8 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.SimpMessagingTemplate;
+import org.springframework.messaging.simp.broker.SimpleBrokerMessageHandler;
+import org.springframework.messaging.simp.stomp.StompBrokerRelayMessageHandler;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.messaging.simp.config.MessageBrokerRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
@@ -82,11 +86,11 @@ class RelayConfiguration {
 				properties.relay().maxChannels());
 	}
 
+
 	@Bean
-	RelayHealthIndicator relayHealthIndicator(NodeIdentity node, ObjectProvider<RelayBus> bus,
-			ObjectProvider<ChannelInterest> interest, ObjectProvider<DeliveryLanes> lanes) {
-		return new RelayHealthIndicator(node.id(), bus.getIfAvailable(), interest.getIfAvailable(),
-				lanes.getIfAvailable());
+	static RelayApplicability relayApplicability(ObjectProvider<SimpleBrokerMessageHandler> simpleBroker,
+			ObjectProvider<StompBrokerRelayMessageHandler> brokerRelay, ObjectProvider<ClusterRelayInterceptor> relay) {
+		return new RelayApplicability(simpleBroker, brokerRelay, relay);
 	}
 
 	@Bean
@@ -112,6 +116,8 @@ class RelayConfiguration {
 			@Override
 			public void configureMessageBroker(MessageBrokerRegistry registry) {
 				relay.ifAvailable(registry.configureBrokerChannel()::interceptors);
+				// each session gets the messages published to it in the order they were published
+				registry.setPreservePublishOrder(true);
 			}
 
 			@Override
@@ -124,6 +130,23 @@ class RelayConfiguration {
 				registration.interceptors(audience.getObject(), deliveries.getObject());
 			}
 		};
+	}
+
+	/**
+	 * The {@code relay} component of {@code /actuator/health}, where the application has Boot's health
+	 * support.
+	 */
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnClass(HealthIndicator.class)
+	static class RelayHealth {
+
+		@Bean
+		RelayHealthIndicator relayHealthIndicator(NodeIdentity node, ObjectProvider<RelayBus> bus,
+				ObjectProvider<ChannelInterest> interest, ObjectProvider<DeliveryLanes> lanes) {
+			return new RelayHealthIndicator(node.id(), bus.getIfAvailable(), interest.getIfAvailable(),
+					lanes.getIfAvailable());
+		}
+
 	}
 
 	/**

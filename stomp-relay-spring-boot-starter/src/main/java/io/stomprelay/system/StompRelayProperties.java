@@ -20,19 +20,44 @@ import org.springframework.util.unit.DataSize;
  * @param websocket WebSocket transport choices
  * @param demo the demo token endpoint and users
  * @param shutdown how a stopping node lets its clients go
+ * @param endpoint the server's own STOMP endpoint (off: the application brings its own)
+ * @param rules which destinations clients may send and subscribe to
  */
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
 		@DefaultValue Limits limits, @DefaultValue WebSocket websocket, @DefaultValue Demo demo,
-		@DefaultValue Shutdown shutdown) {
+		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules) {
 
 	/**
+	 * @param enabled whether the starter registers the stomp-relay server's STOMP endpoint
+	 * ({@code /ws}, application prefix {@code /app}, simple broker for {@code /topic} and
+	 * {@code /queue}, heart-beats, graceful drain); off, the application's own
+	 * {@code WebSocketMessageBrokerConfigurer} does this and the relay attaches to it
+	 */
+	public record Endpoint(@DefaultValue("false") boolean enabled) {
+	}
+
+	/**
+	 * @param enabled whether clients are held to the destination rules with Spring Security's message
+	 * authorization (SEND only to {@code /app/**}, SUBSCRIBE only to {@code /topic/**} and
+	 * {@code /user/queue/**}) and to the destination syntax; needs spring-security-messaging
+	 * @param authenticatedDestinations {@code /app/...} destinations only authenticated sessions may
+	 * send to
+	 */
+	public record Rules(@DefaultValue("false") boolean enabled, @DefaultValue List<String> authenticatedDestinations) {
+	}
+
+	/**
+	 * @param enabled whether a STOMP session authenticates with {@code Authorization: Bearer <JWT>}
+	 * on CONNECT and ends when its token expires; needs Spring Security's OAuth2 resource server
+	 * (off: sessions keep whatever user the application's own authentication gives them)
 	 * @param jwt the HS256 verifier
 	 * @param maxSessionAge how long a session authenticated with a token that has no {@code exp}
 	 * may stay connected
 	 */
-	public record Auth(@DefaultValue Jwt jwt, @DefaultValue("24h") Duration maxSessionAge) {
+	public record Auth(@DefaultValue("false") boolean enabled, @DefaultValue Jwt jwt,
+			@DefaultValue("24h") Duration maxSessionAge) {
 	}
 
 	/**
@@ -78,6 +103,10 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	}
 
 	/**
+	 * @param enabled whether the per-session limits below (frame size, slow clients, frame rate,
+	 * subscriptions, sessions per user, connect timeout, connection buffers) are enforced, refused
+	 * frames answered with short, safe {@code ERROR} frames and controller failures with
+	 * "malformed message" / "internal error (ref ...)"
 	 * @param messageSize the largest inbound STOMP frame
 	 * @param sendTime how long a send to a slow client may take before the session is closed
 	 * @param sendBuffer how much may be buffered for a slow client before the session is closed
@@ -90,7 +119,7 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * read and write, frame input and output, message): frames larger than this are read and written
 	 * in parts, so it bounds idle memory, not frame size
 	 */
-	public record Limits(@DefaultValue("64KB") DataSize messageSize, @DefaultValue("10s") Duration sendTime,
+	public record Limits(@DefaultValue("false") boolean enabled, @DefaultValue("64KB") DataSize messageSize, @DefaultValue("10s") Duration sendTime,
 			@DefaultValue("512KB") DataSize sendBuffer, @DefaultValue("100") int inboundRate,
 			@DefaultValue("200") int inboundBurst, @DefaultValue("100") int maxSubscriptions,
 			@DefaultValue("20") int maxSessionsPerUser, @DefaultValue("10s") Duration connectTimeout,

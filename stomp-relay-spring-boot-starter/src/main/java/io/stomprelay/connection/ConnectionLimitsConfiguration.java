@@ -1,0 +1,118 @@
+package io.stomprelay.connection;
+
+import java.security.Principal;
+import java.util.List;
+import java.util.Map;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.NodeIdentity;
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.tomcat.TomcatConnectorCustomizer;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.server.ServerHttpRequest;
+import org.springframework.http.server.ServerHttpResponse;
+import org.springframework.http.server.ServletServerHttpRequest;
+import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.simp.config.ChannelRegistration;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
+import org.springframework.messaging.simp.config.MessageBrokerRegistry;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.web.socket.WebSocketExtension;
+import org.springframework.web.socket.WebSocketHandler;
+import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.handler.WebSocketHandlerDecorator;
+import org.springframework.web.socket.config.annotation.EnableWebSocketMessageBroker;
+import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
+import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
+import org.springframework.web.socket.config.annotation.WebSocketTransportRegistration;
+import org.springframework.web.socket.server.standard.ServletServerContainerFactoryBean;
+import org.springframework.web.socket.server.standard.StandardWebSocketUpgradeStrategy;
+import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
+
+/**
+ * The per-session limits, on with {@code stomp-relay.limits.enabled=true}: the frame rate, the
+ * number of subscriptions and of sessions per user ({@link SessionLimits}), the frame size, slow
+ * clients and the connect timeout (Spring's WebSocket transport settings), small per-connection
+ * buffers ({@link ConnectionBuffers}), and short, safe {@code ERROR} frames for every refused frame
+ * ({@link SafeStompErrorHandler}) and controller failure ({@link MessagingErrorAdvice}).
+ * <p>Its inbound interceptor runs after authentication ({@link JwtVerifierConfiguration}) and before
+ * the destination rules and Spring Security's authorization.
+ */
+@AutoConfiguration
+@ConditionalOnProperty(name = "stomp-relay.limits.enabled", havingValue = "true")
+class ConnectionLimitsConfiguration {
+
+	@Bean
+	@Order(InboundOrder.LIMITS)
+	static WebSocketMessageBrokerConfigurer connectionLimitsConfigurer(StompRelayProperties properties,
+			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler) {
+		return new WebSocketMessageBrokerConfigurer() {
+			@Override
+			public void registerStompEndpoints(StompEndpointRegistry registry) {
+				registry.setErrorHandler(safeStompErrorHandler);
+			}
+
+			@Override
+			public void configureClientInboundChannel(ChannelRegistration registration) {
+				registration.interceptors(sessionLimits);
+			}
+
+			@Override
+			public void configureWebSocketTransport(WebSocketTransportRegistration registration) {
+				StompRelayProperties.Limits limits = properties.limits();
+				registration.setMessageSizeLimit((int) limits.messageSize().toBytes())
+					.setSendTimeLimit((int) limits.sendTime().toMillis())
+					.setSendBufferSizeLimit((int) limits.sendBuffer().toBytes())
+					.setTimeToFirstMessage((int) limits.connectTimeout().toMillis())
+					.addDecoratorFactory(StompEndpointConfiguration.PartialMessagesHandler::new);
+			}
+		};
+	}
+
+	@Bean
+	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
+		return new SessionLimits(node.id(), properties.limits(), registry);
+	}
+
+	@Bean
+	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry, NodeIdentity node) {
+		return new SafeStompErrorHandler(node.id(), SessionLimits.rejections(registry, "frame-size"));
+	}
+
+	/** The {@code @MessageExceptionHandler}s that answer controller failures with a safe {@code ERROR}. */
+	@Bean
+	static MessagingErrorAdvice messagingErrorAdvice(ClientErrors clientErrors, NodeIdentity node) {
+		return new MessagingErrorAdvice(clientErrors, node);
+	}
+
+	@Bean
+	static ConnectionBuffers connectionBuffers(StompRelayProperties properties) {
+		return new ConnectionBuffers(properties.limits().connectionBuffer().toBytes());
+	}
+
+	@Bean
+	static TomcatConnectorCustomizer connectionBufferConnectorCustomizer(ConnectionBuffers buffers) {
+		return buffers.connectorCustomizer();
+	}
+
+	/**
+	 * Tomcat allocates its WebSocket message buffers for every session, idle or not, so they stay
+	 * small ({@link ConnectionBuffers}): larger frames arrive in parts
+	 * ({@link StompEndpointConfiguration.PartialMessagesHandler}) and the STOMP decoder assembles them
+	 * up to {@code stomp-relay.limits.message-size}.
+	 */
+	@Bean
+	static ServletServerContainerFactoryBean webSocketContainer(ObjectProvider<ConnectionBuffers> buffers) {
+		return new ConnectionBuffers.ContainerFactoryBean(buffers);
+	}
+
+}
