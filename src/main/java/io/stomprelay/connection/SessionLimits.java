@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.session.TokenBucket;
 import io.stomprelay.system.StompRelayProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -199,39 +200,6 @@ public class SessionLimits implements ChannelInterceptor {
 		SessionState(String user, TokenBucket bucket) {
 			this.user = user;
 			this.bucket = bucket;
-		}
-
-	}
-
-	/**
-	 * A token bucket: {@code capacity} frames at once, refilled at {@code ratePerSecond}.
-	 */
-	static final class TokenBucket {
-
-		private final double ratePerNano;
-
-		private final double capacity;
-
-		private double tokens;
-
-		private long last;
-
-		TokenBucket(int ratePerSecond, int capacity) {
-			this.ratePerNano = ratePerSecond / 1e9;
-			this.capacity = Math.max(1, capacity);
-			this.tokens = this.capacity;
-			this.last = System.nanoTime();
-		}
-
-		synchronized boolean tryTake() {
-			long now = System.nanoTime();
-			this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.ratePerNano);
-			this.last = now;
-			if (this.tokens < 1) {
-				return false;
-			}
-			this.tokens -= 1;
-			return true;
 		}
 
 	}
