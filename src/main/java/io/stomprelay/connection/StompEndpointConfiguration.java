@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.session.LocalSessionRegistry;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.NodeIdentity;
@@ -157,19 +158,25 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 
 	@Bean
 	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
-			StompRelayProperties properties, NodeIdentity node) {
-		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge(),
-				properties.auth().jwt().clockSkew());
+			StompRelayProperties properties, NodeIdentity node, LocalSessionRegistry sessions) {
+		SessionExpiry expiry = new SessionExpiry(node.id(), stompRelayScheduler, clientErrors,
+				properties.auth().maxSessionAge(), properties.auth().jwt().clockSkew(), sessions);
+		sessions.addListener(expiry);
+		return expiry;
 	}
 
 	@Bean
-	static SessionDrain sessionDrain(ClientErrors clientErrors, StompRelayProperties properties, NodeIdentity node) {
-		return new SessionDrain(clientErrors, properties.shutdown().drainTimeout(), node.id());
+	static SessionDrain sessionDrain(ClientErrors clientErrors, StompRelayProperties properties, NodeIdentity node,
+			LocalSessionRegistry sessions) {
+		SessionDrain drain = new SessionDrain(clientErrors, properties.shutdown().drainTimeout(), node.id(), sessions);
+		sessions.addListener(drain);
+		return drain;
 	}
 
 	@Bean
-	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
-		return new SessionLimits(node.id(), properties.limits(), registry);
+	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node,
+			LocalSessionRegistry sessions) {
+		return new SessionLimits(node.id(), properties.limits(), registry, sessions);
 	}
 
 	@Bean
@@ -183,8 +190,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	@Bean
-	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
-		return new TokenAuthenticationInterceptor(verifier, expiry);
+	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier) {
+		return new TokenAuthenticationInterceptor(verifier);
 	}
 
 	@Bean

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.stomprelay.session.LocalSessionRegistry;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.context.event.ContextClosedEvent;
@@ -22,7 +24,7 @@ class SessionDrainTest {
 	@Test
 	void acceptsHandshakesUntilTheNodeStopsThenAnswers503() throws IOException {
 		GenericApplicationContext context = new GenericApplicationContext();
-		SessionDrain drain = new SessionDrain(mock(ClientErrors.class), Duration.ofMillis(100), "node-test");
+		SessionDrain drain = drain();
 		drain.setApplicationContext(context);
 
 		assertThat(handshake(drain).getStatus()).isEqualTo(200);
@@ -34,12 +36,17 @@ class SessionDrainTest {
 
 	@Test
 	void ignoresTheClosingOfAnotherContext() {
-		SessionDrain drain = new SessionDrain(mock(ClientErrors.class), Duration.ofMillis(100), "node-test");
+		SessionDrain drain = drain();
 		drain.setApplicationContext(new GenericApplicationContext());
 
 		drain.onApplicationEvent(new ContextClosedEvent(new GenericApplicationContext()));
 
 		assertThat(drain.isDraining()).isFalse();
+	}
+
+	private static SessionDrain drain() {
+		return new SessionDrain(mock(ClientErrors.class), Duration.ofMillis(100), "node-test",
+				new LocalSessionRegistry(new SimpleMeterRegistry()));
 	}
 
 	private static MockHttpServletResponse handshake(SessionDrain drain) throws IOException {
