@@ -28,11 +28,17 @@ public final class LocalSession {
 	/** Whether a session's CONNECT carried a token; the {@code kind} tag of {@code stomp.relay.sessions}. */
 	public enum Kind {
 
-		AUTHENTICATED, ANONYMOUS;
+		AUTHENTICATED("authenticated"), ANONYMOUS("anonymous");
+
+		private final String tag;
+
+		Kind(String tag) {
+			this.tag = tag;
+		}
 
 		/** @return the metric tag value */
 		public String tag() {
-			return name().toLowerCase();
+			return this.tag;
 		}
 
 	}
