@@ -1,25 +1,20 @@
 package io.stomprelay.connection;
 
 import java.time.Duration;
-import java.util.List;
+import java.time.Instant;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.stomprelay.support.TestTokens;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import org.springframework.beans.factory.support.StaticListableBeanFactory;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.stomp.StompCommand;
 import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.messaging.support.MessageHeaderAccessor;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -32,31 +27,8 @@ class TokenAuthenticationInterceptorTest {
 
 	private final MessageChannel channel = (message, timeout) -> true;
 
-	private final List<Message<?>> outbound = new CopyOnWriteArrayList<>();
-
-	private ThreadPoolTaskScheduler scheduler;
-
-	private SessionExpiry expiry;
-
-	private TokenAuthenticationInterceptor interceptor;
-
-	@BeforeEach
-	void setUp() {
-		this.scheduler = new ThreadPoolTaskScheduler();
-		this.scheduler.setThreadNamePrefix("test-expiry-");
-		this.scheduler.initialize();
-		MessageChannel clientOutbound = (message, timeout) -> this.outbound.add(message);
-		this.expiry = new SessionExpiry("test-node", this.scheduler,
-				new ClientErrors(new StaticListableBeanFactory(Map.of("clientOutboundChannel", clientOutbound))
-					.getBeanProvider(MessageChannel.class)),
-				Duration.ofHours(24), Duration.ZERO);
-		this.interceptor = new TokenAuthenticationInterceptor(TokenVerifierTest.verifier(), this.expiry);
-	}
-
-	@AfterEach
-	void tearDown() {
-		this.scheduler.shutdown();
-	}
+	private final TokenAuthenticationInterceptor interceptor = new TokenAuthenticationInterceptor(
+			TokenVerifierTest.verifier());
 
 	@Test
 	void connectWithoutAuthorizationPassesAnonymous() {
@@ -66,7 +38,7 @@ class TokenAuthenticationInterceptorTest {
 
 		assertThat(result).isSameAs(message);
 		assertThat(accessorOf(result).getUser()).isNull();
-		assertThat(this.expiry.scheduled()).isZero();
+		assertThat(tokenExpiresAt(result)).isNull();
 	}
 
 	@Test
@@ -91,7 +63,8 @@ class TokenAuthenticationInterceptorTest {
 		assertThat(accessor.getUser().getName()).isEqualTo("alice");
 		assertThat(accessor.getNativeHeader("Authorization")).isNull();
 		assertThat(accessor.toNativeHeaderMap().toString()).doesNotContain(token);
-		assertThat(this.expiry.scheduled()).as("the session ends when the token expires").isEqualTo(1);
+		assertThat(tokenExpiresAt(result)).as("the session ends when the token expires (SessionExpiry)")
+			.isBetween(Instant.now().plus(Duration.ofMinutes(9)), Instant.now().plus(Duration.ofMinutes(10)));
 	}
 
 	@Test
@@ -133,7 +106,7 @@ class TokenAuthenticationInterceptorTest {
 			.isExactlyInstanceOf(ClientRejectedException.class)
 			.hasMessage("malformed Authorization header");
 		assertThat(accessorOf(message).getUser()).isNull();
-		assertThat(this.expiry.scheduled()).isZero();
+		assertThat(tokenExpiresAt(message)).isNull();
 	}
 
 	@Test
@@ -145,7 +118,7 @@ class TokenAuthenticationInterceptorTest {
 			.isExactlyInstanceOf(ClientRejectedException.class)
 			.hasMessage("token expired");
 		assertThat(accessorOf(message).getUser()).isNull();
-		assertThat(this.expiry.scheduled()).isZero();
+		assertThat(tokenExpiresAt(message)).isNull();
 	}
 
 	@Test
@@ -170,7 +143,7 @@ class TokenAuthenticationInterceptorTest {
 		StompHeaderAccessor accessor = accessorOf(result);
 		assertThat(accessor.getUser()).isNull();
 		assertThat(accessor.getFirstNativeHeader("Authorization")).isEqualTo("Basic not-even-bearer");
-		assertThat(this.expiry.scheduled()).isZero();
+		assertThat(tokenExpiresAt(result)).isNull();
 	}
 
 	@Test
@@ -186,6 +159,10 @@ class TokenAuthenticationInterceptorTest {
 		accessor.setSessionId("s1");
 		accessor.setLeaveMutable(true);
 		return MessageBuilder.createMessage(new byte[0], accessor.getMessageHeaders());
+	}
+
+	private static Instant tokenExpiresAt(Message<?> message) {
+		return message.getHeaders().get(TokenAuthenticationInterceptor.TOKEN_EXPIRES_AT, Instant.class);
 	}
 
 	private static StompHeaderAccessor accessorOf(Message<?> message) {

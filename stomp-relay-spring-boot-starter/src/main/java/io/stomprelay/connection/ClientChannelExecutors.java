@@ -5,6 +5,9 @@ import java.util.Map;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.session.LocalSessionRegistry;
+import io.stomprelay.system.NodeIdentity;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
@@ -78,6 +81,28 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	@Bean
 	static ThreadPoolTaskExecutor stompRelayOutboundExecutor() {
 		return channelExecutor("stomp-relay-outbound-");
+	}
+
+	/**
+	 * Admits every session into the {@link LocalSessionRegistry} on CONNECT, and holds it to the
+	 * per-session limits when {@code stomp-relay.limits.enabled} is on; after authentication, before
+	 * the destination rules.
+	 */
+	@Bean
+	@Order(InboundOrder.LIMITS)
+	static WebSocketMessageBrokerConfigurer sessionAdmissionConfigurer(SessionLimits sessionLimits) {
+		return new WebSocketMessageBrokerConfigurer() {
+			@Override
+			public void configureClientInboundChannel(ChannelRegistration registration) {
+				registration.interceptors(sessionLimits);
+			}
+		};
+	}
+
+	@Bean
+	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node,
+			LocalSessionRegistry sessions) {
+		return new SessionLimits(node.id(), properties.limits(), registry, sessions);
 	}
 
 	/** Timers: heart-beats, token expiry, the relay's housekeeping. */

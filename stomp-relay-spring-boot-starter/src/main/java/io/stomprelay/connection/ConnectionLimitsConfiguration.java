@@ -40,30 +40,24 @@ import org.springframework.web.socket.server.support.DefaultHandshakeHandler;
 
 /**
  * The per-session limits, on with {@code stomp-relay.limits.enabled=true}: the frame rate, the
- * number of subscriptions and of sessions per user ({@link SessionLimits}), the frame size, slow
+ * number of subscriptions and of sessions per user ({@link SessionLimits}, which admits every session
+ * either way and is therefore wired by {@link ClientChannelExecutors}), the frame size, slow
  * clients and the connect timeout (Spring's WebSocket transport settings), small per-connection
  * buffers ({@link ConnectionBuffers}), and short, safe {@code ERROR} frames for every refused frame
  * ({@link SafeStompErrorHandler}) and controller failure ({@link MessagingErrorAdvice}).
- * <p>Its inbound interceptor runs after authentication ({@link JwtVerifierConfiguration}) and before
- * the destination rules and Spring Security's authorization.
  */
 @AutoConfiguration
 @ConditionalOnProperty(name = "stomp-relay.limits.enabled", havingValue = "true")
 class ConnectionLimitsConfiguration {
 
+	/** Short, safe {@code ERROR} frames and the WebSocket transport limits. */
 	@Bean
-	@Order(InboundOrder.LIMITS)
 	static WebSocketMessageBrokerConfigurer connectionLimitsConfigurer(StompRelayProperties properties,
-			SessionLimits sessionLimits, SafeStompErrorHandler safeStompErrorHandler) {
+			SafeStompErrorHandler safeStompErrorHandler) {
 		return new WebSocketMessageBrokerConfigurer() {
 			@Override
 			public void registerStompEndpoints(StompEndpointRegistry registry) {
 				registry.setErrorHandler(safeStompErrorHandler);
-			}
-
-			@Override
-			public void configureClientInboundChannel(ChannelRegistration registration) {
-				registration.interceptors(sessionLimits);
 			}
 
 			@Override
@@ -76,11 +70,6 @@ class ConnectionLimitsConfiguration {
 					.addDecoratorFactory(StompEndpointConfiguration.PartialMessagesHandler::new);
 			}
 		};
-	}
-
-	@Bean
-	static SessionLimits sessionLimits(StompRelayProperties properties, MeterRegistry registry, NodeIdentity node) {
-		return new SessionLimits(node.id(), properties.limits(), registry);
 	}
 
 	@Bean

@@ -10,6 +10,7 @@ import io.stomprelay.system.StompRelayProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.context.annotation.Bean;
@@ -54,15 +55,17 @@ class JwtVerifierConfiguration {
 	}
 
 	@Bean
-	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
-		return new TokenAuthenticationInterceptor(verifier, expiry);
+	static TokenAuthenticationInterceptor tokenAuthenticationInterceptor(TokenVerifier verifier) {
+		return new TokenAuthenticationInterceptor(verifier);
 	}
 
 	@Bean
 	static SessionExpiry sessionExpiry(ThreadPoolTaskScheduler stompRelayScheduler, ClientErrors clientErrors,
-			StompRelayProperties properties, NodeIdentity node) {
-		return new SessionExpiry(node.id(), stompRelayScheduler, clientErrors, properties.auth().maxSessionAge(),
-				properties.auth().jwt().clockSkew());
+			StompRelayProperties properties, NodeIdentity node, LocalSessionRegistry sessions) {
+		SessionExpiry expiry = new SessionExpiry(node.id(), stompRelayScheduler, clientErrors,
+				properties.auth().maxSessionAge(), properties.auth().jwt().clockSkew(), sessions);
+		sessions.addListener(expiry);
+		return expiry;
 	}
 
 	static final int MIN_SECRET_BYTES = 32;

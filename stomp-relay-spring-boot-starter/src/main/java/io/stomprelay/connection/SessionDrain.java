@@ -3,10 +3,10 @@ package io.stomprelay.connection;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
+import io.stomprelay.session.LocalSession;
+import io.stomprelay.session.LocalSessionRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,15 +14,12 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.event.ContextClosedEvent;
-import org.springframework.context.event.EventListener;
 import org.springframework.core.Ordered;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.server.ServerHttpRequest;
 import org.springframework.http.server.ServerHttpResponse;
-import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
+import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.WebSocketHandler;
-import org.springframework.web.socket.messaging.SessionConnectEvent;
-import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 import org.springframework.web.socket.server.HandshakeInterceptor;
 
 /**
@@ -36,16 +33,18 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * <p>It acts on the {@link ContextClosedEvent}, first among its listeners, rather than as a
  * {@code SmartLifecycle}: Spring's client channel executors stop taking tasks on that very event,
  * before any lifecycle bean is stopped, and the {@code ERROR} frames travel through them.
+ * <p>The sessions it tells and waits for are those open in the {@link LocalSessionRegistry} when
+ * the drain starts; as the registry's listener it wakes up whenever a session closes or ends.
  */
-public class SessionDrain
-		implements HandshakeInterceptor, ApplicationListener<ContextClosedEvent>, ApplicationContextAware, Ordered {
+public class SessionDrain implements HandshakeInterceptor, ApplicationListener<ContextClosedEvent>,
+		ApplicationContextAware, Ordered, LocalSessionRegistry.Listener {
 
 	/** What a client is told when the node goes away. */
 	public static final String SHUTTING_DOWN = "server shutting down, reconnect";
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionDrain.class);
 
-	private final Set<String> sessions = ConcurrentHashMap.newKeySet();
+	private final LocalSessionRegistry sessions;
 
 	private final Object drained = new Object();
 
@@ -59,7 +58,11 @@ public class SessionDrain
 
 	private ApplicationContext context;
 
-	public SessionDrain(ClientErrors clientErrors, Duration drainTimeout, String nodeId) {
+	/**
+	 * @param sessions the sessions to drain; register this as their listener
+	 */
+	public SessionDrain(ClientErrors clientErrors, Duration drainTimeout, String nodeId, LocalSessionRegistry sessions) {
+		this.sessions = sessions;
 		this.clientErrors = clientErrors;
 		this.drainTimeout = drainTimeout;
 		this.nodeId = nodeId;
@@ -80,17 +83,18 @@ public class SessionDrain
 			Exception exception) {
 	}
 
-	@EventListener
-	void onConnect(SessionConnectEvent event) {
-		String sessionId = SimpMessageHeaderAccessor.getSessionId(event.getMessage().getHeaders());
-		if (sessionId != null && !this.draining) {
-			this.sessions.add(sessionId);
-		}
+	@Override
+	public void closed(LocalSession session, CloseStatus status) {
+		wakeUp();
 	}
 
-	@EventListener
-	void onDisconnect(SessionDisconnectEvent event) {
-		if (this.sessions.remove(event.getSessionId())) {
+	@Override
+	public void ended(LocalSession session) {
+		wakeUp();
+	}
+
+	private void wakeUp() {
+		if (this.draining) {
 			synchronized (this.drained) {
 				this.drained.notifyAll();
 			}
@@ -108,21 +112,21 @@ public class SessionDrain
 			return;
 		}
 		this.draining = true;
-		List<String> open = List.copyOf(this.sessions);
+		List<LocalSession> open = this.sessions.all().stream().filter(LocalSession::isOpen).toList();
 		logger.info("Node {}: shutting down, telling {} session(s) to reconnect elsewhere", this.nodeId, open.size());
-		for (String sessionId : open) {
+		for (LocalSession session : open) {
 			try {
-				this.clientErrors.closeWithError(sessionId, SHUTTING_DOWN);
+				this.clientErrors.closeWithError(session.id(), SHUTTING_DOWN);
 			}
 			catch (RuntimeException ex) {
-				logger.warn("Node {}: could not tell session {} to reconnect: {}", this.nodeId, sessionId,
+				logger.warn("Node {}: could not tell session {} to reconnect: {}", this.nodeId, session.id(),
 						ex.getClass().getSimpleName());
 			}
 		}
 		long deadline = System.nanoTime() + this.drainTimeout.toNanos();
 		synchronized (this.drained) {
 			long left;
-			while (!this.sessions.isEmpty() && (left = deadline - System.nanoTime()) > 0) {
+			while (stillOpen(open) > 0 && (left = deadline - System.nanoTime()) > 0) {
 				try {
 					TimeUnit.NANOSECONDS.timedWait(this.drained, left);
 				}
@@ -133,7 +137,11 @@ public class SessionDrain
 			}
 		}
 		logger.info("Node {}: drained, {} session(s) still open are closed by the shutdown", this.nodeId,
-				this.sessions.size());
+				stillOpen(open));
+	}
+
+	private static long stillOpen(List<LocalSession> sessions) {
+		return sessions.stream().filter(LocalSession::isOpen).count();
 	}
 
 	/** Before the channel executors stop taking tasks on the same event. */

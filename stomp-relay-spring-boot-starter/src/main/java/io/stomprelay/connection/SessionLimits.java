@@ -1,20 +1,19 @@
 package io.stomprelay.connection;
 
 import java.security.Principal;
+import java.time.Instant;
 import java.util.EnumSet;
-import java.util.HashSet;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.session.LocalSession;
+import io.stomprelay.session.LocalSessionRegistry;
+import io.stomprelay.session.TokenBucket;
 import io.stomprelay.system.StompRelayProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.springframework.context.event.EventListener;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
@@ -23,7 +22,6 @@ import org.springframework.messaging.simp.stomp.StompCommand;
 import org.springframework.messaging.simp.stomp.StompHeaderAccessor;
 import org.springframework.messaging.support.ChannelInterceptor;
 import org.springframework.messaging.support.MessageHeaderAccessor;
-import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
  * Per-session limits on the way in, checked right after authentication: the commands a client may
@@ -34,6 +32,11 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
  * user on this node. A client over a limit gets an {@code ERROR} naming the limit and is
  * disconnected; the rejection is counted ({@code stomp_relay_limit_rejections_total{limit}}) and
  * logged once, without payload. Other sessions are not affected.
+ * <p>The limits apply with {@code stomp-relay.limits.enabled=true}; either way this interceptor admits
+ * each session: the CONNECT that passes the per-user limit
+ * {@linkplain LocalSessionRegistry#open opens} the session in the registry, where the limits keep
+ * the session's state (its token bucket and the subscription ids it asked for). A closed session's
+ * frames (the rest of the WebSocket message that was being read when it closed) are not counted.
  */
 public class SessionLimits implements ChannelInterceptor {
 
@@ -56,9 +59,7 @@ public class SessionLimits implements ChannelInterceptor {
 
 	private final StompRelayProperties.Limits limits;
 
-	private final Map<String, SessionState> sessions = new ConcurrentHashMap<>();
-
-	private final Map<String, AtomicInteger> sessionsPerUser = new ConcurrentHashMap<>();
+	private final LocalSessionRegistry sessions;
 
 	private final Counter rateRejections;
 
@@ -68,8 +69,13 @@ public class SessionLimits implements ChannelInterceptor {
 
 	private final String nodeId;
 
-	public SessionLimits(String nodeId, StompRelayProperties.Limits limits, MeterRegistry registry) {
+	/**
+	 * @param sessions the registry where admitted sessions are opened
+	 */
+	public SessionLimits(String nodeId, StompRelayProperties.Limits limits, MeterRegistry registry,
+			LocalSessionRegistry sessions) {
 		this.nodeId = nodeId;
+		this.sessions = sessions;
 		this.limits = limits;
 		this.rateRejections = rejections(registry, "rate");
 		this.subscriptionRejections = rejections(registry, "subscriptions");
@@ -95,35 +101,35 @@ public class SessionLimits implements ChannelInterceptor {
 			return message;
 		}
 		if (type == SimpMessageType.CONNECT) {
-			connect(sessionId, SimpMessageHeaderAccessor.getUser(message.getHeaders()));
+			connect(sessionId, SimpMessageHeaderAccessor.getUser(message.getHeaders()),
+					message.getHeaders().get(TokenAuthenticationInterceptor.TOKEN_EXPIRES_AT, Instant.class));
+			return message;
+		}
+		if (!this.limits.enabled()) {
 			return message;
 		}
 		if (type != SimpMessageType.HEARTBEAT) {
 			requireClientCommand(message);
 			requireHeaders(type, message);
 		}
-		SessionState session = this.sessions.get(sessionId);
-		if (session == null) {
+		LocalSession session = this.sessions.get(sessionId);
+		if (session == null || !session.isOpen()) {
 			return message;
 		}
-		if (!session.bucket.tryTake()) {
+		if (!session.inboundRate().tryTake()) {
 			reject(sessionId, this.rateRejections, RATE_EXCEEDED);
 		}
 		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(message.getHeaders());
 		if (type == SimpMessageType.SUBSCRIBE && subscriptionId != null) {
-			synchronized (session) {
-				if (!session.subscriptions.add(subscriptionId)) {
-					throw new ClientRejectedException(SUBSCRIPTION_ID_IN_USE);
-				}
-				if (session.subscriptions.size() > this.limits.maxSubscriptions()) {
-					reject(sessionId, this.subscriptionRejections, TOO_MANY_SUBSCRIPTIONS);
-				}
+			if (!session.requestSubscription(subscriptionId)) {
+				throw new ClientRejectedException(SUBSCRIPTION_ID_IN_USE);
+			}
+			if (session.subscriptionRequests() > this.limits.maxSubscriptions()) {
+				reject(sessionId, this.subscriptionRejections, TOO_MANY_SUBSCRIPTIONS);
 			}
 		}
 		else if (type == SimpMessageType.UNSUBSCRIBE && subscriptionId != null) {
-			synchronized (session) {
-				session.subscriptions.remove(subscriptionId);
-			}
+			session.requestUnsubscription(subscriptionId);
 		}
 		return message;
 	}
@@ -161,24 +167,16 @@ public class SessionLimits implements ChannelInterceptor {
 		return value != null && !value.isBlank();
 	}
 
-	private void connect(String sessionId, Principal user) {
-		String name = (user != null) ? user.getName() : null;
-		if (name != null) {
-			AtomicInteger count = this.sessionsPerUser.computeIfAbsent(name, n -> new AtomicInteger());
-			if (count.incrementAndGet() > this.limits.maxSessionsPerUser()) {
-				count.decrementAndGet();
-				reject(sessionId, this.sessionRejections, TOO_MANY_SESSIONS);
-			}
-		}
-		this.sessions.put(sessionId, new SessionState(name, new TokenBucket(this.limits.inboundRate(),
-				this.limits.inboundBurst())));
-	}
-
-	@EventListener
-	void onDisconnect(SessionDisconnectEvent event) {
-		SessionState session = this.sessions.remove(event.getSessionId());
-		if (session != null && session.user != null) {
-			this.sessionsPerUser.computeIfPresent(session.user, (user, count) -> (count.decrementAndGet() <= 0) ? null : count);
+	/**
+	 * Opens the session, unless its user already has the most sessions allowed on this node; the
+	 * refused CONNECT leaves no trace in the user's count.
+	 */
+	private void connect(String sessionId, Principal user, Instant tokenExpiresAt) {
+		TokenBucket inboundRate = new TokenBucket(this.limits.inboundRate(), this.limits.inboundBurst());
+		int maxSessionsPerUser = this.limits.enabled() ? this.limits.maxSessionsPerUser() : Integer.MAX_VALUE;
+		if (this.sessions.open(sessionId, (user != null) ? user.getName() : null, tokenExpiresAt, inboundRate,
+				maxSessionsPerUser) == null) {
+			reject(sessionId, this.sessionRejections, TOO_MANY_SESSIONS);
 		}
 	}
 
@@ -186,54 +184,6 @@ public class SessionLimits implements ChannelInterceptor {
 		counter.increment();
 		logger.warn("Node {}: session {} disconnected: {}", this.nodeId, sessionId, reason);
 		throw new ClientRejectedException(reason);
-	}
-
-	private static final class SessionState {
-
-		final String user;
-
-		final TokenBucket bucket;
-
-		final Set<String> subscriptions = new HashSet<>();
-
-		SessionState(String user, TokenBucket bucket) {
-			this.user = user;
-			this.bucket = bucket;
-		}
-
-	}
-
-	/**
-	 * A token bucket: {@code capacity} frames at once, refilled at {@code ratePerSecond}.
-	 */
-	static final class TokenBucket {
-
-		private final double ratePerNano;
-
-		private final double capacity;
-
-		private double tokens;
-
-		private long last;
-
-		TokenBucket(int ratePerSecond, int capacity) {
-			this.ratePerNano = ratePerSecond / 1e9;
-			this.capacity = Math.max(1, capacity);
-			this.tokens = this.capacity;
-			this.last = System.nanoTime();
-		}
-
-		synchronized boolean tryTake() {
-			long now = System.nanoTime();
-			this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.ratePerNano);
-			this.last = now;
-			if (this.tokens < 1) {
-				return false;
-			}
-			this.tokens -= 1;
-			return true;
-		}
-
 	}
 
 }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.session.LocalSessionRegistry;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.NodeIdentity;
@@ -94,8 +95,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	@Bean
-	static SessionDrain sessionDrain(ClientErrors clientErrors, StompRelayProperties properties, NodeIdentity node) {
-		return new SessionDrain(clientErrors, properties.shutdown().drainTimeout(), node.id());
+	static SessionDrain sessionDrain(ClientErrors clientErrors, StompRelayProperties properties, NodeIdentity node,
+			LocalSessionRegistry sessions) {
+		SessionDrain drain = new SessionDrain(clientErrors, properties.shutdown().drainTimeout(), node.id(), sessions);
+		sessions.addListener(drain);
+		return drain;
 	}
 
 	@Bean

@@ -12,7 +12,9 @@ import org.springframework.messaging.support.MessageHeaderAccessor;
  * session user; no header leaves the session anonymous; anything else is refused with a
  * {@link ClientRejectedException} (which becomes an {@code ERROR} frame and a close). The user name
  * comes only from the verified token, never from a client-sent header. The token header is removed
- * from the frame once verified so it travels no further.
+ * from the frame once verified so it travels no further; the token's expiry goes on with the frame
+ * ({@link #TOKEN_EXPIRES_AT}) to the session's admission ({@link SessionLimits}), which records it
+ * on the session, and {@link SessionExpiry} ends the session then.
  */
 public class TokenAuthenticationInterceptor implements ChannelInterceptor {
 
@@ -20,15 +22,18 @@ public class TokenAuthenticationInterceptor implements ChannelInterceptor {
 
 	static final String MALFORMED_HEADER = "malformed Authorization header";
 
+	/**
+	 * The message header (never sent to a client) of an authenticated CONNECT that carries the
+	 * token's {@code exp} as an {@link java.time.Instant}; absent when the token has none.
+	 */
+	static final String TOKEN_EXPIRES_AT = "stompRelayTokenExpiresAt";
+
 	private static final String BEARER = "Bearer ";
 
 	private final TokenVerifier verifier;
 
-	private final SessionExpiry expiry;
-
-	public TokenAuthenticationInterceptor(TokenVerifier verifier, SessionExpiry expiry) {
+	public TokenAuthenticationInterceptor(TokenVerifier verifier) {
 		this.verifier = verifier;
-		this.expiry = expiry;
 	}
 
 	@Override
@@ -51,7 +56,7 @@ public class TokenAuthenticationInterceptor implements ChannelInterceptor {
 		}
 		TokenVerifier.VerifiedToken token = this.verifier.verify(header.substring(BEARER.length()).trim());
 		accessor.setUser(token.user());
-		this.expiry.sessionAuthenticated(accessor.getSessionId(), token.expiresAt());
+		accessor.setHeader(TOKEN_EXPIRES_AT, token.expiresAt());
 		return message;
 	}
 

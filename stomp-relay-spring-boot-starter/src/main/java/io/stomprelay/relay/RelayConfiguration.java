@@ -18,6 +18,7 @@ import io.lettuce.core.resource.Delay;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.connection.SessionLanes;
+import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.StompRelayProperties;
@@ -80,10 +81,13 @@ class RelayConfiguration {
 	SessionInterest sessionInterest(RelayChannels channels, ObjectProvider<ChannelInterest> interest,
 			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
-			SessionLanes lanes, MeterRegistry registry, NodeIdentity node, RelayMetrics metrics) {
-		return new SessionInterest(channels, interest.getIfAvailable(), bus.getIfAvailable(),
-				properties.redis().subscribeTimeout(), clientOutboundChannel, lanes, registry, node.id(), metrics,
-				properties.relay().maxChannels());
+			SessionLanes lanes, MeterRegistry registry, NodeIdentity node, RelayMetrics metrics,
+			LocalSessionRegistry sessions) {
+		SessionInterest sessionInterest = new SessionInterest(channels, interest.getIfAvailable(),
+				bus.getIfAvailable(), properties.redis().subscribeTimeout(), clientOutboundChannel, lanes, registry,
+				node.id(), metrics, properties.relay().maxChannels(), sessions);
+		sessions.addListener(sessionInterest);
+		return sessionInterest;
 	}
 
 

@@ -1,26 +1,20 @@
 package io.stomprelay.relay;
 
-import java.security.Principal;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Counter;
 import io.stomprelay.connection.ClientRejectedException;
 import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.connection.SessionLimits;
+import io.stomprelay.session.LocalSession;
+import io.stomprelay.session.LocalSessionRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.context.event.EventListener;
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.MessageHandler;
@@ -34,7 +28,6 @@ import org.springframework.messaging.simp.user.UserDestinationMessageHandler;
 import org.springframework.messaging.support.ExecutorChannelInterceptor;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.web.socket.CloseStatus;
-import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 /**
  * Follows this node's STOMP sessions and turns them into relay interest: an authenticated session
@@ -43,8 +36,11 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
  * authenticated, for authenticated-only delivery.
  * <p>It sits on the client inbound channel and acts just before the local broker handles a frame, so
  * it only sees frames that passed authentication and authorization. Every frame of a session,
- * its end included, reaches it in the order the client sent it ({@link SessionLanes}), so a
- * session's state is created before it is ended and a frame of an ended session changes nothing.
+ * its end included, reaches it in the order the client sent it ({@link SessionLanes}). The session
+ * itself is the {@link LocalSessionRegistry}'s, opened when its CONNECT was admitted: this class
+ * records there what the broker subscribes the session to and, on the session's last frame (the
+ * DISCONNECT), {@linkplain LocalSessionRegistry#end ends} it and releases what it held. A frame
+ * of an ended session finds no session and changes nothing.
  * <p><b>Ready means ready, without blocking.</b> When a CONNECT or SUBSCRIBE needs a channel Redis
  * has not confirmed yet, the broker's handling of that frame (the {@code CONNECTED} frame, the
  * subscription, the {@code RECEIPT}) and every later frame of that session wait until Redis
@@ -54,12 +50,12 @@ import org.springframework.web.socket.messaging.SessionDisconnectEvent;
  * and a SEND right behind a SUBSCRIBE is handled only after the subscription is in place.
  * (Spring's simple broker sends no receipts for SUBSCRIBE; this class does.) While Redis is away
  * nothing waits: local delivery goes on, and the channel is subscribed once Redis is back.
- * <p>It writes the one log line per session open and close, with the node id and the session id
- * (never a user name, token or payload), and counts sessions Spring closed because the client did
- * not read fast enough ({@link CloseStatus#SESSION_NOT_RELIABLE}, after
- * {@code stomp-relay.limits.send-time} or {@code send-buffer} was exceeded).
+ * <p>As the registry's listener it writes the one log line per session open and close, with the
+ * node id and the session id (never a user name, token or payload), and counts sessions Spring
+ * closed because the client did not read fast enough ({@link CloseStatus#SESSION_NOT_RELIABLE},
+ * after {@code stomp-relay.limits.send-time} or {@code send-buffer} was exceeded).
  */
-public class SessionInterest implements ExecutorChannelInterceptor, LocalSessions {
+public class SessionInterest implements ExecutorChannelInterceptor, LocalSessions, LocalSessionRegistry.Listener {
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionInterest.class);
 
@@ -68,7 +64,7 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	/** The {@code ERROR} message for a SUBSCRIBE beyond {@code stomp-relay.relay.max-channels}. */
 	public static final String TOO_MANY_DESTINATIONS = "too many destinations";
 
-	private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+	private final LocalSessionRegistry sessions;
 
 	private final RelayChannels channels;
 
@@ -96,10 +92,12 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	 * @param lanes the inbound channel's executor, which holds a session's frames while it waits
 	 * @param maxChannels the most relay channels this node holds; a SUBSCRIBE needing one more is
 	 * refused
+	 * @param sessions this node's sessions; register this as their listener
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
 			ObjectProvider<MessageChannel> clientOutboundChannel, SessionLanes lanes, MeterRegistry registry,
-			String nodeId, RelayMetrics metrics, int maxChannels) {
+			String nodeId, RelayMetrics metrics, int maxChannels, LocalSessionRegistry sessions) {
+		this.sessions = sessions;
 		this.maxChannels = maxChannels;
 		this.channelRejections = SessionLimits.rejections(registry, "channels");
 		this.nodeId = nodeId;
@@ -110,31 +108,22 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		this.subscribeTimeout = subscribeTimeout;
 		this.clientOutboundChannel = clientOutboundChannel;
 		this.lanes = lanes;
-		Gauge.builder("stomp.relay.sessions", this, s -> s.count(true))
-			.description("Open STOMP sessions on this node").tag("kind", "authenticated").register(registry);
-		Gauge.builder("stomp.relay.sessions", this, s -> s.count(false))
-			.description("Open STOMP sessions on this node").tag("kind", "anonymous").register(registry);
 	}
 
 	/** @return whether the session exists and was authenticated with a token */
 	public boolean isAuthenticated(String sessionId) {
-		Session session = (sessionId != null) ? this.sessions.get(sessionId) : null;
-		return session != null && session.user != null;
+		return userOf(sessionId) != null;
 	}
 
 	@Override
 	public String userOf(String sessionId) {
-		Session session = (sessionId != null) ? this.sessions.get(sessionId) : null;
-		return (session != null) ? session.user : null;
+		LocalSession session = this.sessions.get(sessionId);
+		return (session != null) ? session.user() : null;
 	}
 
 	@Override
 	public boolean isLocal(String sessionId) {
-		return sessionId != null && this.sessions.containsKey(sessionId);
-	}
-
-	private long count(boolean authenticated) {
-		return this.sessions.values().stream().filter(s -> (s.user != null) == authenticated).count();
+		return this.sessions.get(sessionId) != null;
 	}
 
 	/**
@@ -174,7 +163,7 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 			return message;
 		}
 		CompletableFuture<Void> ready = switch (type) {
-			case CONNECT -> connected(sessionId, SimpMessageHeaderAccessor.getUser(headers));
+			case CONNECT -> connected(sessionId);
 			case SUBSCRIBE -> subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
 					SimpMessageHeaderAccessor.getDestination(headers));
 			case UNSUBSCRIBE -> unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
@@ -231,46 +220,30 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		}
 	}
 
-	private CompletableFuture<Void> connected(String sessionId, Principal user) {
-		Session session = new Session((user != null) ? user.getName() : null);
-		if (this.sessions.putIfAbsent(sessionId, session) != null) {
+	/** The broker takes the session's CONNECT: its user's channel is held until the session ends. */
+	private CompletableFuture<Void> connected(String sessionId) {
+		LocalSession session = this.sessions.get(sessionId);
+		if (session == null || !session.markConnected() || session.user() == null || this.interest == null) {
 			return READY;
 		}
-		logger.info("Node {}: session {} opened ({})", this.nodeId, sessionId,
-				(session.user != null) ? "authenticated" : "anonymous");
-		if (session.user == null || this.interest == null) {
-			return READY;
-		}
-		return this.interest.acquire(this.channels.userChannel(session.user));
+		return this.interest.acquire(this.channels.userChannel(session.user()));
 	}
 
 	private CompletableFuture<Void> subscribed(String sessionId, String subscriptionId, String destination) {
-		Session session = this.sessions.get(sessionId);
-		if (this.interest == null || session == null || destination == null || subscriptionId == null
-				|| !destination.startsWith(DestinationKinds.TOPIC_PREFIX)) {
+		LocalSession session = this.sessions.get(sessionId);
+		if (session == null || destination == null || subscriptionId == null) {
 			return READY;
 		}
-		String channel = this.channels.destinationChannel(destination);
-		synchronized (session) {
-			String previous = session.subscriptions.put(subscriptionId, channel);
-			CompletableFuture<Void> subscribed = this.interest.acquire(channel);
-			if (previous != null) {
-				this.interest.release(previous);
-			}
-			return subscribed;
-		}
+		String previous = session.subscribe(subscriptionId, destination);
+		CompletableFuture<Void> subscribed = hold(destination);
+		release(previous);
+		return subscribed;
 	}
 
 	private CompletableFuture<Void> unsubscribed(String sessionId, String subscriptionId) {
-		Session session = this.sessions.get(sessionId);
-		if (this.interest == null || session == null || subscriptionId == null) {
-			return READY;
-		}
-		synchronized (session) {
-			String channel = session.subscriptions.remove(subscriptionId);
-			if (channel != null) {
-				this.interest.release(channel);
-			}
+		LocalSession session = this.sessions.get(sessionId);
+		if (session != null && subscriptionId != null) {
+			release(session.unsubscribe(subscriptionId));
 		}
 		return READY;
 	}
@@ -280,55 +253,50 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	 * closed): after every other frame of the session, so nothing it acquired can outlive it.
 	 */
 	private CompletableFuture<Void> ended(String sessionId) {
-		Session session = this.sessions.remove(sessionId);
-		if (session == null || this.interest == null) {
+		LocalSession session = this.sessions.end(sessionId);
+		if (session == null) {
 			return READY;
 		}
-		List<String> held;
-		synchronized (session) {
-			held = List.copyOf(session.subscriptions.values());
-			session.subscriptions.clear();
-		}
-		held.forEach(this.interest::release);
-		if (session.user != null) {
-			this.interest.release(this.channels.userChannel(session.user));
+		session.subscriptions().values().forEach(this::release);
+		if (session.isConnected() && session.user() != null && this.interest != null) {
+			this.interest.release(this.channels.userChannel(session.user()));
 		}
 		return READY;
 	}
 
 	/**
-	 * Logs the close and counts slow consumers, once per session (Spring may publish the event more
-	 * than once). The session's state is released by its last frame, in order ({@link #ended}).
+	 * @return when the channel of a {@code /topic} destination is subscribed; other destinations
+	 * need no channel
 	 */
-	@EventListener
-	void onDisconnect(SessionDisconnectEvent event) {
-		Session session = this.sessions.get(event.getSessionId());
-		if (session == null || !session.closeReported.compareAndSet(false, true)) {
-			return;
+	private CompletableFuture<Void> hold(String destination) {
+		if (this.interest == null || !destination.startsWith(DestinationKinds.TOPIC_PREFIX)) {
+			return READY;
 		}
-		CloseStatus status = event.getCloseStatus();
-		if (status != null && status.getCode() == CloseStatus.SESSION_NOT_RELIABLE.getCode()) {
-			this.metrics.slowConsumer();
-			logger.warn("Node {}: session {} closed: slow consumer, it did not read within the send-time / "
-					+ "send-buffer limit", this.nodeId, event.getSessionId());
-		}
-		else {
-			logger.info("Node {}: session {} closed ({})", this.nodeId, event.getSessionId(), status);
+		return this.interest.acquire(this.channels.destinationChannel(destination));
+	}
+
+	private void release(String destination) {
+		if (this.interest != null && destination != null && destination.startsWith(DestinationKinds.TOPIC_PREFIX)) {
+			this.interest.release(this.channels.destinationChannel(destination));
 		}
 	}
 
-	private static final class Session {
+	@Override
+	public void opened(LocalSession session) {
+		logger.info("Node {}: session {} opened ({})", this.nodeId, session.id(), session.kind().tag());
+	}
 
-		final String user;
-
-		final Map<String, String> subscriptions = new HashMap<>();
-
-		final AtomicBoolean closeReported = new AtomicBoolean();
-
-		Session(String user) {
-			this.user = user;
+	/** Logs the close and counts slow consumers; the registry reports each session's close once. */
+	@Override
+	public void closed(LocalSession session, CloseStatus status) {
+		if (status != null && status.getCode() == CloseStatus.SESSION_NOT_RELIABLE.getCode()) {
+			this.metrics.slowConsumer();
+			logger.warn("Node {}: session {} closed: slow consumer, it did not read within the send-time / "
+					+ "send-buffer limit", this.nodeId, session.id());
 		}
-
+		else {
+			logger.info("Node {}: session {} closed ({})", this.nodeId, session.id(), status);
+		}
 	}
 
 }

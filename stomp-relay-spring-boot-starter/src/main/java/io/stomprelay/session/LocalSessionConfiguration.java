@@ -1,0 +1,20 @@
+package io.stomprelay.session;
+
+import io.micrometer.core.instrument.MeterRegistry;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+
+/**
+ * The node's one {@link LocalSessionRegistry}. The features that keep per-session facts register
+ * their listeners where they are created.
+ */
+@AutoConfiguration
+class LocalSessionConfiguration {
+
+	@Bean
+	LocalSessionRegistry localSessionRegistry(MeterRegistry registry) {
+		return new LocalSessionRegistry(registry);
+	}
+
+}
