@@ -172,6 +172,11 @@ class OidcClockSkewTest {
 		}
 
 		@Bean
+		io.stomprelay.session.LocalSessionRegistry localSessionRegistry() {
+			return new io.stomprelay.session.LocalSessionRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+		}
+
+		@Bean
 		org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler stompRelayScheduler() {
 			return new org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler();
 		}
