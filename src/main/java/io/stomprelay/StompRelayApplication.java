@@ -2,6 +2,9 @@ package io.stomprelay;
 
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import io.stomprelay.demo.DemoProperties;
+
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Import;
 
 /**
@@ -13,6 +16,7 @@ import org.springframework.context.annotation.Import;
  */
 @SpringBootApplication(scanBasePackages = { "io.stomprelay.demo", "io.stomprelay.api", "io.stomprelay.loadtest" })
 @Import(HttpSecurityConfiguration.class)
+@EnableConfigurationProperties(DemoProperties.class)
 public class StompRelayApplication {
 
 	public static void main(String[] args) {

@@ -43,9 +43,9 @@ class DemoTokenController {
 
 	private final NodeIdentity node;
 
-	private final StompRelayProperties.Demo demo;
+	private final DemoProperties demo;
 
-	DemoTokenController(StompRelayProperties properties, NodeIdentity node) {
+	DemoTokenController(StompRelayProperties properties, DemoProperties demo, NodeIdentity node) {
 		String secret = properties.auth().jwt().secret();
 		if (secret == null || secret.isBlank()) {
 			throw new StartupCheckException("the demo token endpoint needs the HS256 secret.",
@@ -54,7 +54,7 @@ class DemoTokenController {
 		this.encoder = new NimbusJwtEncoder(new ImmutableSecret<>(
 				new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
 		this.node = node;
-		this.demo = properties.demo();
+		this.demo = demo;
 	}
 
 	@GetMapping("/api/demo/info")

@@ -13,6 +13,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.annotation.Order;
 import org.springframework.messaging.simp.config.ChannelRegistration;
@@ -122,6 +123,7 @@ class JwtVerifierConfiguration {
 	}
 
 	@Bean
+	@ConditionalOnMissingBean
 	TokenVerifier tokenVerifier(ObjectProvider<JwtDecoder> decoder, JwtAuthenticationConverter converter) {
 		JwtDecoder available = decoder.getIfAvailable();
 		if (available == null) {

@@ -33,6 +33,7 @@ import org.springframework.boot.data.redis.autoconfigure.DataRedisConnectionDeta
 import org.springframework.boot.data.redis.autoconfigure.DataRedisProperties;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.messaging.MessageChannel;
@@ -68,11 +69,13 @@ class RelayConfiguration {
 	}
 
 	@Bean
+	@ConditionalOnMissingBean
 	RelayChannels relayChannels(StompRelayProperties properties) {
 		return new RelayChannels(properties.redis().channelPrefix());
 	}
 
 	@Bean
+	@ConditionalOnMissingBean
 	EnvelopeCodec envelopeCodec(StompRelayProperties properties) {
 		return new EnvelopeCodec((int) properties.relay().maxEnvelopeSize().toBytes());
 	}
@@ -108,6 +111,7 @@ class RelayConfiguration {
 	}
 
 	@Bean
+	@ConditionalOnMissingBean
 	ClusterMessagingTemplate clusterMessagingTemplate(SimpMessagingTemplate brokerMessagingTemplate, IdGenerator ids) {
 		return new ClusterMessagingTemplate(brokerMessagingTemplate, ids);
 	}
@@ -205,6 +209,7 @@ class RelayConfiguration {
 		}
 
 		@Bean
+		@ConditionalOnMissingBean
 		DeliveryLanes deliveryLanes(StompRelayProperties properties) {
 			int lanes = properties.relay().deliveryLanes();
 			if (lanes <= 0) {

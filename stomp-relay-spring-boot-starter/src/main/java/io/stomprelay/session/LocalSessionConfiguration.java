@@ -2,6 +2,7 @@ package io.stomprelay.session;
 
 import io.micrometer.core.instrument.MeterRegistry;
 
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 
@@ -13,6 +14,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 class LocalSessionConfiguration {
 
 	@Bean
+	@ConditionalOnMissingBean
 	LocalSessionRegistry localSessionRegistry(MeterRegistry registry) {
 		return new LocalSessionRegistry(registry);
 	}

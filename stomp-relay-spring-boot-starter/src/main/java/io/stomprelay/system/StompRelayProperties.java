@@ -18,7 +18,6 @@ import org.springframework.util.unit.DataSize;
  * @param relay the cross-node relay itself
  * @param limits per-connection limits
  * @param websocket WebSocket transport choices
- * @param demo the demo token endpoint and users
  * @param shutdown how a stopping node lets its clients go
  * @param endpoint the server's own STOMP endpoint (off: the application brings its own)
  * @param rules which destinations clients may send and subscribe to
@@ -26,7 +25,7 @@ import org.springframework.util.unit.DataSize;
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
-		@DefaultValue Limits limits, @DefaultValue WebSocket websocket, @DefaultValue Demo demo,
+		@DefaultValue Limits limits, @DefaultValue WebSocket websocket,
 		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules) {
 
 	/**
@@ -132,13 +131,6 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param heartbeat the server's STOMP heart-beat interval, both ways
 	 */
 	public record WebSocket(@DefaultValue("false") boolean compression, @DefaultValue("10s") Duration heartbeat) {
-	}
-
-	/**
-	 * @param enabled whether {@code POST /api/demo/token} hands out tokens (never in production)
-	 * @param tokenTtl the lifetime of a demo token
-	 */
-	public record Demo(@DefaultValue("false") boolean enabled, @DefaultValue("15m") Duration tokenTtl) {
 	}
 
 	/**
