@@ -21,6 +21,7 @@ import org.springframework.http.server.ServerHttpResponse;
 import org.springframework.messaging.simp.config.ChannelRegistration;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.web.socket.WebSocketHandler;
+import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
 import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
 import org.springframework.web.socket.server.HandshakeInterceptor;
 
@@ -60,6 +61,18 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	@Override
 	public void configureClientInboundChannel(ChannelRegistration registration) {
 		registration.executor(this.inbound);
+	}
+
+	/**
+	 * {@link SessionLanes} keep each session's frames in order, so Spring's own
+	 * {@code setPreserveReceiveOrder} is turned off: its per-session queue would wait for handling
+	 * callbacks that a frame held for Redis delivers later (the session would hang), and it swallows
+	 * the exceptions that turn refused frames into {@code ERROR} frames. Ordered last, this wins over
+	 * an application that turned it on; the guarantee it asked for holds.
+	 */
+	@Override
+	public void registerStompEndpoints(StompEndpointRegistry registry) {
+		registry.setPreserveReceiveOrder(false);
 	}
 
 	@Override
