@@ -5,6 +5,7 @@ import java.util.Map;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.websocket.autoconfigure.servlet.WebSocketMessagingAutoConfiguration;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
@@ -42,7 +43,7 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * </ul>
  * Ordered after Boot's own configurer, whose executor choice it replaces.
  */
-@AutoConfiguration
+@AutoConfiguration(after = WebSocketMessagingAutoConfiguration.class)
 @Order(Ordered.LOWEST_PRECEDENCE)
 class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 
