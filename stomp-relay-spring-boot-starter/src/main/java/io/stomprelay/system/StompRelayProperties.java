@@ -21,12 +21,26 @@ import org.springframework.util.unit.DataSize;
  * @param shutdown how a stopping node lets its clients go
  * @param endpoint the server's own STOMP endpoint (off: the application brings its own)
  * @param rules which destinations clients may send and subscribe to
+ * @param api the HTTP push API
  */
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
 		@DefaultValue Limits limits, @DefaultValue WebSocket websocket,
-		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules) {
+		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules,
+		@DefaultValue Api api) {
+
+	/**
+	 * @param enabled whether the HTTP push API ({@code POST /api/messages/...}) is served; needs
+	 * {@code stomp-relay.auth.enabled} (its callers present a JWT with role {@code admin})
+	 * @param protectedPaths the paths that need an admin JWT: the push API's, plus any of the
+	 * application's own it wants behind the same check
+	 * @param openPaths paths that stay open to everyone but read an admin JWT when one is sent (e.g.
+	 * {@code /actuator/**}, so health details can be shown "when authorized")
+	 */
+	public record Api(@DefaultValue("false") boolean enabled,
+			@DefaultValue("/api/messages/**") List<String> protectedPaths, @DefaultValue List<String> openPaths) {
+	}
 
 	/**
 	 * @param enabled whether the starter registers the stomp-relay server's STOMP endpoint

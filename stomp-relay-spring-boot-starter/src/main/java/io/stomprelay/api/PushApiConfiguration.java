@@ -1,14 +1,19 @@
-package io.stomprelay;
+package io.stomprelay.api;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
+
+import jakarta.servlet.http.HttpServletResponse;
 
 import io.stomprelay.connection.HttpBearerTokenResolver;
 import io.stomprelay.connection.TokenVerifier;
-import jakarta.servlet.http.HttpServletResponse;
-
+import io.stomprelay.system.StompRelayProperties;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.security.config.annotation.web.builders.HttpSecurity;
@@ -21,21 +26,31 @@ import org.springframework.security.oauth2.jwt.JwtValidationException;
 import org.springframework.security.web.SecurityFilterChain;
 
 /**
- * HTTP security: the push API (and the benchmark publisher, when enabled) needs a JWT with role
- * {@code admin} and an {@code exp} claim; the WebSocket endpoint, the demo page, the demo token endpoint and the actuator are open at the HTTP
- * level. STOMP sessions authenticate on CONNECT only: a bearer token on the {@code /ws} upgrade
- * request is ignored ({@link HttpBearerTokenResolver}). Stateless, no cookies, so no CSRF. Failures
- * answer with problem details.
+ * The HTTP push API ({@link MessagePushController}), on with {@code stomp-relay.api.enabled=true}
+ * (and JWT authentication, {@code stomp-relay.auth.enabled}): its paths, and any other listed in
+ * {@code stomp-relay.api.protected-paths}, need a JWT with role {@code admin} and an {@code exp}
+ * claim. Paths in {@code stomp-relay.api.open-paths} stay open but read an admin token when one is
+ * sent (e.g. {@code /actuator/**}, for health details "when authorized"). This security filter chain
+ * covers those paths only; every other path of the application is left as it was. STOMP sessions authenticate on CONNECT only: a bearer token on the WebSocket
+ * upgrade request is ignored ({@link HttpBearerTokenResolver}). Stateless, no cookies, so no CSRF.
+ * Failures answer with problem details.
  */
-@Configuration(proxyBeanMethods = false)
-class HttpSecurityConfiguration {
+@AutoConfiguration(afterName = "io.stomprelay.connection.JwtVerifierConfiguration",
+		beforeName = "org.springframework.boot.security.autoconfigure.web.servlet.ServletWebSecurityAutoConfiguration")
+@ConditionalOnClass(SecurityFilterChain.class)
+@ConditionalOnProperty(name = "stomp-relay.api.enabled", havingValue = "true")
+@Import(MessagePushController.class)
+class PushApiConfiguration {
 
 	private static final String NO_EXPIRY = "The token has no exp claim";
 
 	@Bean
-	SecurityFilterChain httpSecurity(HttpSecurity http, TokenVerifier verifier) {
-		http.authorizeHttpRequests(requests -> requests
-				.requestMatchers("/api/messages/**", "/api/loadtest/**").hasRole("admin")
+	SecurityFilterChain pushApiSecurity(HttpSecurity http, TokenVerifier verifier, StompRelayProperties properties) {
+		String[] protectedPaths = properties.api().protectedPaths().toArray(String[]::new);
+		List<String> covered = new ArrayList<>(properties.api().protectedPaths());
+		covered.addAll(properties.api().openPaths());
+		http.securityMatcher(covered.toArray(String[]::new))
+			.authorizeHttpRequests(requests -> requests.requestMatchers(protectedPaths).hasRole("admin")
 				.anyRequest().permitAll())
 			.oauth2ResourceServer(resourceServer -> resourceServer
 				.bearerTokenResolver(new HttpBearerTokenResolver())
