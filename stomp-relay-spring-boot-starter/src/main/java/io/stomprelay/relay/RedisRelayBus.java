@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -93,7 +92,10 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	private volatile ScheduledFuture<?> pings;
 
-	private final Map<StatefulConnection<?, ?>, AtomicInteger> unansweredPings = new ConcurrentHashMap<>();
+	/** PINGs in a row each connection left unanswered. */
+	private final AtomicInteger publisherUnanswered = new AtomicInteger();
+
+	private final AtomicInteger subscriberUnanswered = new AtomicInteger();
 
 	/**
 	 * Connects to Redis, or fails the node's start with a clear message.
@@ -254,12 +256,12 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 	}
 
 	private void ping() {
-		ping(this.publisher, () -> this.publisher.async().ping().toCompletableFuture());
-		ping(this.subscriber, () -> this.subscriber.async().ping().toCompletableFuture());
+		ping(this.publisher, this.publisherUnanswered, () -> this.publisher.async().ping().toCompletableFuture());
+		ping(this.subscriber, this.subscriberUnanswered, () -> this.subscriber.async().ping().toCompletableFuture());
 	}
 
-	private void ping(StatefulConnection<?, ?> connection, Supplier<CompletableFuture<String>> ping) {
-		AtomicInteger unanswered = this.unansweredPings.computeIfAbsent(connection, c -> new AtomicInteger());
+	private void ping(StatefulConnection<?, ?> connection, AtomicInteger unanswered,
+			Supplier<CompletableFuture<String>> ping) {
 		if (!connection.isOpen()) {
 			unanswered.set(0);
 			return;
