@@ -23,7 +23,9 @@ import org.springframework.security.oauth2.core.OAuth2ErrorCodes;
 import org.springframework.security.oauth2.jwt.Jwt;
 import org.springframework.security.oauth2.jwt.JwtDecoder;
 import org.springframework.security.oauth2.jwt.JwtValidationException;
+import org.springframework.security.web.AuthenticationEntryPoint;
 import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.access.AccessDeniedHandler;
 
 /**
  * The HTTP push API ({@link MessagePushController}), on with {@code stomp-relay.api.enabled=true}
@@ -44,6 +46,13 @@ class PushApiConfiguration {
 
 	private static final String NO_EXPIRY = "The token has no exp claim";
 
+	/** Both for the bearer-token filter and for requests that come without a token. */
+	private static final AuthenticationEntryPoint UNAUTHORIZED = (request, response, ex) -> problem(response,
+			HttpStatus.UNAUTHORIZED, "A valid bearer token with role admin is required.");
+
+	private static final AccessDeniedHandler FORBIDDEN = (request, response, ex) -> problem(response,
+			HttpStatus.FORBIDDEN, "The token lacks role admin.");
+
 	@Bean
 	SecurityFilterChain pushApiSecurity(HttpSecurity http, TokenVerifier verifier, StompRelayProperties properties) {
 		String[] protectedPaths = properties.api().protectedPaths().toArray(String[]::new);
@@ -56,15 +65,10 @@ class PushApiConfiguration {
 				.bearerTokenResolver(new HttpBearerTokenResolver())
 				.jwt(jwt -> jwt.decoder(requiringExpiry(verifier.decoder()))
 					.jwtAuthenticationConverter(verifier.authenticationConverter()))
-				.authenticationEntryPoint((request, response, ex) -> problem(response, HttpStatus.UNAUTHORIZED,
-						"A valid bearer token with role admin is required."))
-				.accessDeniedHandler((request, response, ex) -> problem(response, HttpStatus.FORBIDDEN,
-						"The token lacks role admin.")))
-			.exceptionHandling(exceptions -> exceptions
-				.authenticationEntryPoint((request, response, ex) -> problem(response, HttpStatus.UNAUTHORIZED,
-						"A valid bearer token with role admin is required."))
-				.accessDeniedHandler((request, response, ex) -> problem(response, HttpStatus.FORBIDDEN,
-						"The token lacks role admin.")))
+				.authenticationEntryPoint(UNAUTHORIZED)
+				.accessDeniedHandler(FORBIDDEN))
+			.exceptionHandling(exceptions -> exceptions.authenticationEntryPoint(UNAUTHORIZED)
+				.accessDeniedHandler(FORBIDDEN))
 			.csrf(csrf -> csrf.disable())
 			.sessionManagement(sessions -> sessions.sessionCreationPolicy(SessionCreationPolicy.STATELESS));
 		return http.build();
