@@ -51,7 +51,8 @@ class RemoteDeliveryTest {
 
 	private DeliveryLanes lanes = new DeliveryLanes(1, 10);
 
-	private RemoteDelivery delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps());
+	private RemoteDelivery delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps(),
+			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class));
 
 	@AfterEach
 	void stopLanes() throws InterruptedException {
@@ -170,7 +171,8 @@ class RemoteDeliveryTest {
 	void aFullLaneDropsTheMessageAndCountsDeliveryQueueFull() throws Exception {
 		this.lanes.destroy();
 		this.lanes = new DeliveryLanes(1, 1);
-		this.delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps());
+		this.delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps(),
+			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class));
 		CountDownLatch running = new CountDownLatch(1);
 		CountDownLatch release = new CountDownLatch(1);
 		assertThat(this.lanes.submit("any", () -> {

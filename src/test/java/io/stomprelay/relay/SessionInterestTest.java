@@ -7,6 +7,8 @@ import java.util.Map;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.stomprelay.connection.SessionLanes;
+import io.stomprelay.connection.ClientErrors;
+import io.stomprelay.session.ConnectAdmission;
 import io.stomprelay.session.LocalSession;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.session.TokenBucket;
@@ -45,7 +47,8 @@ class SessionInterestTest {
 			new StaticListableBeanFactory(Map.of("clientOutboundChannel", this.outbound))
 				.getBeanProvider(MessageChannel.class),
 			new SessionLanes(Runnable::run), this.meters, "node-test", new RelayMetrics(this.meters, "node-test"), 100,
-			this.sessions);
+			this.sessions, ConnectAdmission.LOCAL, new ClientErrors(new StaticListableBeanFactory(
+					Map.of("clientOutboundChannel", this.outbound)).getBeanProvider(MessageChannel.class)));
 
 	private final SimpleBrokerMessageHandler broker = new SimpleBrokerMessageHandler(
 			new ExecutorSubscribableChannel(), new ExecutorSubscribableChannel(), new ExecutorSubscribableChannel(),

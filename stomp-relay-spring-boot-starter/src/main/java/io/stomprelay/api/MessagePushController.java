@@ -35,9 +35,7 @@ class MessagePushController {
 
 	@PostMapping("/users/{user}")
 	ResponseEntity<PushAccepted> toUser(@PathVariable String user, @RequestBody PushRequest request) {
-		if (!USER_NAME.matcher(user).matches()) {
-			throw badRequest("Invalid user", "The user name must be 1 to 128 characters without spaces or '/'.");
-		}
+		checkUser(user);
 		check(request, "/queue/");
 		return accepted(this.cluster.convertAndSendToUser(user, request.destination(), request.payload()));
 	}
@@ -54,6 +52,13 @@ class MessagePushController {
 		return accepted(this.cluster.convertAndSendToAuthenticated(request.destination(), request.payload()));
 	}
 
+	/** Refuses a user name no session could have, with problem details. */
+	static void checkUser(String user) {
+		if (!USER_NAME.matcher(user).matches()) {
+			throw badRequest("Invalid user", "The user name must be 1 to 128 characters without spaces or '/'.");
+		}
+	}
+
 	private static void check(PushRequest request, String prefix) {
 		if (!DestinationSyntax.isValid(request.destination(), prefix)) {
 			throw badRequest("Invalid destination", "The destination must look like " + prefix
@@ -65,7 +70,7 @@ class MessagePushController {
 		}
 	}
 
-	private static ResponseEntity<PushAccepted> accepted(String id) {
+	static ResponseEntity<PushAccepted> accepted(String id) {
 		return ResponseEntity.status(HttpStatus.ACCEPTED).body(new PushAccepted(id));
 	}
 

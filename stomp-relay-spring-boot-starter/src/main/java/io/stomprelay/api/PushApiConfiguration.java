@@ -2,7 +2,9 @@ package io.stomprelay.api;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 import jakarta.servlet.http.HttpServletResponse;
 
@@ -13,6 +15,7 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -28,9 +31,10 @@ import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.access.AccessDeniedHandler;
 
 /**
- * The HTTP push API ({@link MessagePushController}), on with {@code stomp-relay.api.enabled=true}
- * (and JWT authentication, {@code stomp-relay.auth.enabled}): its paths, and any other listed in
- * {@code stomp-relay.api.protected-paths}, need a JWT with role {@code admin} and an {@code exp}
+ * The HTTP push API ({@link MessagePushController}) and, with {@code stomp-relay.presence.enabled},
+ * the presence API ({@link PresenceController}), on with {@code stomp-relay.api.enabled=true} (and
+ * JWT authentication, {@code stomp-relay.auth.enabled}): their paths, always, and any other listed
+ * in {@code stomp-relay.api.protected-paths}, need a JWT with role {@code admin} and an {@code exp}
  * claim. Paths in {@code stomp-relay.api.open-paths} stay open but read an admin token when one is
  * sent (e.g. {@code /actuator/**}, for health details "when authorized"). This security filter chain
  * covers those paths only; every other path of the application is left as it was. STOMP sessions authenticate on CONNECT only: a bearer token on the WebSocket
@@ -44,6 +48,14 @@ import org.springframework.security.web.access.AccessDeniedHandler;
 @Import(MessagePushController.class)
 class PushApiConfiguration {
 
+	/** The presence endpoints, with {@code stomp-relay.presence.enabled=true}. */
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnProperty(name = "stomp-relay.presence.enabled", havingValue = "true")
+	@Import(PresenceController.class)
+	static class PresenceApi {
+
+	}
+
 	private static final String NO_EXPIRY = "The token has no exp claim";
 
 	/** Both for the bearer-token filter and for requests that come without a token. */
@@ -53,10 +65,21 @@ class PushApiConfiguration {
 	private static final AccessDeniedHandler FORBIDDEN = (request, response, ex) -> problem(response,
 			HttpStatus.FORBIDDEN, "The token lacks role admin.");
 
+	/** The push API's paths: protected whatever {@code protected-paths} says. */
+	private static final List<String> PUSH_PATHS = List.of("/api/messages/**");
+
+	/** The presence API's paths, protected whatever {@code protected-paths} says while presence is on. */
+	private static final List<String> PRESENCE_PATHS = List.of("/api/users/**", "/api/presence");
+
 	@Bean
 	SecurityFilterChain pushApiSecurity(HttpSecurity http, TokenVerifier verifier, StompRelayProperties properties) {
-		String[] protectedPaths = properties.api().protectedPaths().toArray(String[]::new);
-		List<String> covered = new ArrayList<>(properties.api().protectedPaths());
+		Set<String> guarded = new LinkedHashSet<>(PUSH_PATHS);
+		if (properties.presence().enabled()) {
+			guarded.addAll(PRESENCE_PATHS);
+		}
+		guarded.addAll(properties.api().protectedPaths());
+		String[] protectedPaths = guarded.toArray(String[]::new);
+		List<String> covered = new ArrayList<>(guarded);
 		covered.addAll(properties.api().openPaths());
 		http.securityMatcher(covered.toArray(String[]::new))
 			.authorizeHttpRequests(requests -> requests.requestMatchers(protectedPaths).hasRole("admin")

@@ -44,7 +44,8 @@ public class SessionLimits implements ChannelInterceptor {
 
 	static final String TOO_MANY_SUBSCRIPTIONS = "too many subscriptions";
 
-	static final String TOO_MANY_SESSIONS = "too many sessions for this user";
+	/** The {@code ERROR} message for a CONNECT beyond {@code max-sessions-per-user}. */
+	public static final String TOO_MANY_SESSIONS = "too many sessions for this user";
 
 	static final String MISSING_DESTINATION = "destination header required";
 

@@ -4,6 +4,8 @@ import java.security.Principal;
 import java.time.Duration;
 import java.time.Instant;
 
+import io.stomprelay.presence.ClusterUserRegistry;
+
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.ApplicationListener;
 import org.springframework.messaging.Message;
@@ -42,7 +44,8 @@ public class UserRegistryJanitor implements ApplicationListener<SessionDisconnec
 	@Override
 	public void onApplicationEvent(SessionDisconnectEvent event) {
 		Principal user = event.getUser();
-		SimpUserRegistry registry = this.registry.getIfUnique();
+		SimpUserRegistry cluster = this.registry.getIfUnique();
+		SimpUserRegistry registry = (cluster != null) ? ClusterUserRegistry.localOf(cluster) : null;
 		if (user == null || !(registry instanceof ApplicationListener<?>)) {
 			return;
 		}

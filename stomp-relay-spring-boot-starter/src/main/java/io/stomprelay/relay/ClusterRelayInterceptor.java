@@ -98,12 +98,27 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 		return message;
 	}
 
+	/**
+	 * Tells every other node to end the user's sessions there, on the user's channel, behind the
+	 * messages already published to that user from this thread.
+	 * @param id the id of the request, for logs
+	 */
+	void publishDisconnect(String user, String id) {
+		publish(new RelayEnvelope(this.nodeId, id, MessageKind.DISCONNECT, user,
+				DestinationKinds.USER_PREFIX + user, System.currentTimeMillis(), null, Map.of(), new byte[0]));
+	}
+
 	private void publish(MessageKind kind, String user, String destination, MessageHeaders headers, byte[] payload) {
 		Object id = headers.get(RelayHeaders.MESSAGE_ID);
 		Object contentType = headers.get(MessageHeaders.CONTENT_TYPE);
-		RelayEnvelope envelope = new RelayEnvelope(this.nodeId, (id != null) ? id.toString() : this.ids.generateId().toString(),
+		publish(new RelayEnvelope(this.nodeId, (id != null) ? id.toString() : this.ids.generateId().toString(),
 				kind, user, destination, System.currentTimeMillis(), (contentType != null) ? contentType.toString() : null,
-				nativeHeaders(headers), payload);
+				nativeHeaders(headers), payload));
+	}
+
+	private void publish(RelayEnvelope envelope) {
+		MessageKind kind = envelope.kind();
+		String destination = envelope.destination();
 		byte[] encoded;
 		try {
 			encoded = this.codec.encode(envelope);
@@ -113,7 +128,7 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 			return;
 		}
 		long start = System.nanoTime();
-		String channel = this.channels.channelFor(kind, user, destination);
+		String channel = this.channels.channelFor(kind, envelope.user(), destination);
 		this.sequences.publish(channel, encoded, stamped -> this.bus.publish(channel, stamped))
 			.whenComplete((receivers, failure) -> {
 				if (failure != null) {

@@ -166,7 +166,12 @@ public class EnvelopeCodec {
 	}
 
 	private static void checkConsistent(RelayEnvelope envelope) {
-		if (envelope.kind() == MessageKind.USER) {
+		if (envelope.kind() == MessageKind.DISCONNECT) {
+			if (envelope.user() == null) {
+				throw new EnvelopeFormatException("disconnect without user");
+			}
+		}
+		else if (envelope.kind() == MessageKind.USER) {
 			if (envelope.user() == null || !envelope.destination().startsWith(DestinationKinds.USER_PREFIX)
 					|| !envelope.user().equals(DestinationKinds.userOf(envelope.destination()))) {
 				throw new EnvelopeFormatException("user message without user destination");

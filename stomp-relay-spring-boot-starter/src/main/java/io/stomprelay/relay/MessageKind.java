@@ -12,7 +12,14 @@ public enum MessageKind {
 	ALL(2),
 
 	/** Only the authenticated subscribers of a {@code /topic} destination, on every node. */
-	AUTHENTICATED(3);
+	AUTHENTICATED(3),
+
+	/**
+	 * Not a message but a control: every session of one user, on every node, is ended with
+	 * {@code ERROR} "disconnected by server" ({@link UserDisconnects}). Travels on the user's channel,
+	 * after the messages published to that user before it.
+	 */
+	DISCONNECT(4);
 
 	private final byte code;
 
@@ -31,6 +38,11 @@ public enum MessageKind {
 			}
 		}
 		throw new EnvelopeFormatException("unknown kind " + code);
+	}
+
+	/** @return whether it travels on its user's channel (rather than a destination's) */
+	public boolean perUser() {
+		return this == USER || this == DISCONNECT;
 	}
 
 	/** @return the lower-case name used in metric tags */

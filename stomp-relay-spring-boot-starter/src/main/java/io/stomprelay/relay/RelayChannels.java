@@ -1,8 +1,8 @@
 package io.stomprelay.relay;
 
 /**
- * Builds every Redis channel name the relay uses, from one namespace
- * ({@code stomp-relay.redis.channel-prefix}):
+ * Builds every Redis channel and key name the relay uses, from one namespace
+ * ({@code stomp-relay.redis.channel-prefix}). Channels:
  * <ul>
  * <li>{@code <prefix>:user:<name>} carries the messages for one user;</li>
  * <li>{@code <prefix>:destination:<destination>} carries the messages for one {@code /topic}
@@ -10,7 +10,17 @@ package io.stomprelay.relay;
  * <li>{@code <prefix>:node:<node id>} is held by the node with that id while it runs (a second
  * node with the same id is refused at start-up).</li>
  * </ul>
- * No other class concatenates channel names.
+ * Keys of the cluster presence (see {@code io.stomprelay.presence.PresenceStore}):
+ * <ul>
+ * <li>{@code <prefix>:presence:user:{<name>}}, a hash, session id to that session's record, for
+ * every session of one user on every node;</li>
+ * <li>{@code <prefix>:presence:instance:{<instance>}}, a hash, session id to user name, for every
+ * session of one running node process (an <i>instance</i>: the node id plus a start-up id);</li>
+ * <li>{@code <prefix>:presence:instances}, a sorted set, each instance scored with its deadline:
+ * the instance counts as alive until then, and renews it while it runs.</li>
+ * </ul>
+ * The part in braces is a Redis Cluster hash tag: a user's presence hash lives in the slot of the
+ * user's name. No other class concatenates channel or key names.
  */
 public final class RelayChannels {
 
@@ -20,6 +30,8 @@ public final class RelayChannels {
 
 	private final String nodePrefix;
 
+	private final String presencePrefix;
+
 	public RelayChannels(String namespace) {
 		if (namespace == null || namespace.isBlank()) {
 			throw new IllegalArgumentException("channel prefix must not be blank");
@@ -27,6 +39,22 @@ public final class RelayChannels {
 		this.userPrefix = namespace + ":user:";
 		this.destinationPrefix = namespace + ":destination:";
 		this.nodePrefix = namespace + ":node:";
+		this.presencePrefix = namespace + ":presence:";
+	}
+
+	/** @return the hash of one user's sessions on every node */
+	public String presenceUserKey(String user) {
+		return this.presencePrefix + "user:{" + user + "}";
+	}
+
+	/** @return the hash of one node instance's sessions */
+	public String presenceInstanceKey(String instance) {
+		return this.presencePrefix + "instance:{" + instance + "}";
+	}
+
+	/** @return the sorted set of node instances and their deadlines */
+	public String presenceInstancesKey() {
+		return this.presencePrefix + "instances";
 	}
 
 	public String nodeChannel(String nodeId) {
@@ -45,7 +73,7 @@ public final class RelayChannels {
 	 * @return the channel a message of this kind travels on
 	 */
 	public String channelFor(MessageKind kind, String user, String destination) {
-		return (kind == MessageKind.USER) ? userChannel(user) : destinationChannel(destination);
+		return kind.perUser() ? userChannel(user) : destinationChannel(destination);
 	}
 
 }

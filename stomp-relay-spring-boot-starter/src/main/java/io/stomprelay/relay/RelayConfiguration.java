@@ -17,7 +17,9 @@ import io.lettuce.core.tracing.Tracing;
 import io.lettuce.core.resource.Delay;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.connection.ClientErrors;
 import io.stomprelay.connection.SessionLanes;
+import io.stomprelay.session.ConnectAdmission;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
 import io.stomprelay.system.StartupCheckException;
@@ -85,10 +87,11 @@ class RelayConfiguration {
 			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
 			SessionLanes lanes, MeterRegistry registry, NodeIdentity node, RelayMetrics metrics,
-			LocalSessionRegistry sessions) {
+			LocalSessionRegistry sessions, ObjectProvider<ConnectAdmission> admission, ClientErrors clientErrors) {
 		SessionInterest sessionInterest = new SessionInterest(channels, interest.getIfAvailable(),
 				bus.getIfAvailable(), properties.redis().subscribeTimeout(), clientOutboundChannel, lanes, registry,
-				node.id(), metrics, properties.relay().maxChannels(), sessions);
+				node.id(), metrics, properties.relay().maxChannels(), sessions,
+				admission.getIfAvailable(() -> ConnectAdmission.LOCAL), clientErrors);
 		sessions.addListener(sessionInterest);
 		return sessionInterest;
 	}
@@ -108,6 +111,12 @@ class RelayConfiguration {
 	@Bean
 	AudienceFilter audienceFilter(SessionInterest sessions) {
 		return new AudienceFilter(sessions);
+	}
+
+	@Bean
+	UserDisconnects userDisconnects(NodeIdentity node, LocalSessionRegistry sessions, ClientErrors clientErrors,
+			ObjectProvider<ClusterRelayInterceptor> relay, IdGenerator ids, MeterRegistry registry) {
+		return new UserDisconnects(node.id(), sessions, clientErrors, relay, ids, registry);
 	}
 
 	@Bean
@@ -232,8 +241,9 @@ class RelayConfiguration {
 
 		@Bean
 		RemoteDelivery remoteDelivery(NodeIdentity node, EnvelopeCodec codec, DeliveryLanes lanes,
-				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics, ReceiveGaps gaps) {
-			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics, gaps);
+				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics, ReceiveGaps gaps,
+				ObjectProvider<UserDisconnects> disconnects) {
+			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics, gaps, disconnects);
 		}
 
 		@Bean

@@ -22,7 +22,9 @@ import org.springframework.util.function.SingletonSupplier;
  * this node missed before this one are counted ({@link ReceiveGaps}), and the
  * delivery itself runs on {@link DeliveryLanes}. There the message is re-injected into the local
  * broker through the local {@link SimpMessagingTemplate}, marked with
- * {@link RelayHeaders#RELAYED_FROM} so it is never republished.
+ * {@link RelayHeaders#RELAYED_FROM} so it is never republished. A {@link MessageKind#DISCONNECT}
+ * control ends this node's sessions of its user instead, in the same lane, so the messages
+ * published to the user before it are delivered first.
  */
 public class RemoteDelivery implements RelayBus.Listener {
 
@@ -41,9 +43,16 @@ public class RemoteDelivery implements RelayBus.Listener {
 
 	private final ReceiveGaps gaps;
 
+	private final ObjectProvider<UserDisconnects> disconnects;
+
+	/**
+	 * @param disconnects ends this node's sessions of a user when another node asks
+	 */
 	public RemoteDelivery(String nodeId, EnvelopeCodec codec, DeliveryLanes lanes,
-			ObjectProvider<SimpMessagingTemplate> brokerTemplate, RelayMetrics metrics, ReceiveGaps gaps) {
+			ObjectProvider<SimpMessagingTemplate> brokerTemplate, RelayMetrics metrics, ReceiveGaps gaps,
+			ObjectProvider<UserDisconnects> disconnects) {
 		this.gaps = gaps;
+		this.disconnects = disconnects;
 		this.nodeId = nodeId;
 		this.codec = codec;
 		this.lanes = lanes;
@@ -70,7 +79,10 @@ public class RemoteDelivery implements RelayBus.Listener {
 		if (missed > 0) {
 			this.metrics.dropped(DropReason.MISSED, missed, DestinationKinds.forLog(envelope.destination()));
 		}
-		if (!this.lanes.submit(channel, () -> deliver(envelope))) {
+		Runnable delivery = (envelope.kind() == MessageKind.DISCONNECT)
+				? () -> this.disconnects.getObject().endLocalSessions(envelope.user(), envelope.messageId())
+				: () -> deliver(envelope);
+		if (!this.lanes.submit(channel, delivery)) {
 			this.metrics.dropped(DropReason.DELIVERY_QUEUE_FULL, DestinationKinds.forLog(envelope.destination()));
 		}
 	}

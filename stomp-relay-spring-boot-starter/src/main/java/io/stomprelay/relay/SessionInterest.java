@@ -6,9 +6,11 @@ import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Counter;
+import io.stomprelay.connection.ClientErrors;
 import io.stomprelay.connection.ClientRejectedException;
 import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.connection.SessionLimits;
+import io.stomprelay.session.ConnectAdmission;
 import io.stomprelay.session.LocalSession;
 import io.stomprelay.session.LocalSessionRegistry;
 import org.slf4j.Logger;
@@ -86,6 +88,12 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 
 	private final Counter channelRejections;
 
+	private final Counter sessionRejections;
+
+	private final ConnectAdmission admission;
+
+	private final ClientErrors clientErrors;
+
 	/**
 	 * @param interest the channel reference counts, or {@code null} when the relay is off
 	 * @param bus the relay bus, or {@code null} when the relay is off
@@ -93,11 +101,17 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	 * @param maxChannels the most relay channels this node holds; a SUBSCRIBE needing one more is
 	 * refused
 	 * @param sessions this node's sessions; register this as their listener
+	 * @param admission asked before the broker answers a CONNECT
+	 * @param clientErrors ends a session whose CONNECT the admission refused
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
 			ObjectProvider<MessageChannel> clientOutboundChannel, SessionLanes lanes, MeterRegistry registry,
-			String nodeId, RelayMetrics metrics, int maxChannels, LocalSessionRegistry sessions) {
+			String nodeId, RelayMetrics metrics, int maxChannels, LocalSessionRegistry sessions,
+			ConnectAdmission admission, ClientErrors clientErrors) {
 		this.sessions = sessions;
+		this.admission = admission;
+		this.clientErrors = clientErrors;
+		this.sessionRejections = SessionLimits.rejections(registry, "sessions-per-user");
 		this.maxChannels = maxChannels;
 		this.channelRejections = SessionLimits.rejections(registry, "channels");
 		this.nodeId = nodeId;
@@ -162,27 +176,93 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		if (sessionId == null || type == null) {
 			return message;
 		}
+		if (type == SimpMessageType.CONNECT) {
+			return connect(message, channel, handler, sessionId);
+		}
 		CompletableFuture<Void> ready = switch (type) {
-			case CONNECT -> connected(sessionId);
 			case SUBSCRIBE -> subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
 					SimpMessageHeaderAccessor.getDestination(headers));
 			case UNSUBSCRIBE -> unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
 			case DISCONNECT -> ended(sessionId);
 			default -> READY;
 		};
+		return waitFor(ready, "destination channel subscription", message, channel, handler, () -> handleLater(message, channel, handler));
+	}
+
+	/**
+	 * The broker is about to take the session's CONNECT: the admission has the last word (the
+	 * user's sessions on every node), then the user's channel is held until the session ends. A
+	 * refused CONNECT is answered with an {@code ERROR} instead of {@code CONNECTED}.
+	 */
+	private Message<?> connect(Message<?> message, MessageChannel channel, MessageHandler handler, String sessionId) {
+		LocalSession session = this.sessions.get(sessionId);
+		if (session == null || !session.markConnected()) {
+			return message;
+		}
+		CompletableFuture<Boolean> admitted = this.admission.admit(session)
+			.exceptionally(failure -> true)
+			.thenApply(admit -> {
+				if (!admit) {
+					session.refuse();
+				}
+				return admit;
+			});
+		CompletableFuture<Void> ready = admitted
+			.thenCompose(admit -> (admit && session.user() != null && this.interest != null)
+					? this.interest.acquire(this.channels.userChannel(session.user())) : READY);
+		Runnable later = () -> {
+			if (session.isConnected()) {
+				handleLater(message, channel, handler);
+			}
+			else {
+				refuse(session);
+			}
+		};
+		if (!admitted.isDone()) {
+			return pause(ready, "session admission and user channel subscription", session.id(), later);
+		}
+		if (!session.isConnected()) {
+			refuse(session);
+			return null;
+		}
+		return waitFor(ready, "user channel subscription", message, channel, handler, later);
+	}
+
+	/**
+	 * Lets the broker handle the frame now when {@code ready} is done or Redis is away; otherwise
+	 * {@linkplain #pause pauses} the session until it is.
+	 */
+	private Message<?> waitFor(CompletableFuture<Void> ready, String what, Message<?> message, MessageChannel channel,
+			MessageHandler handler, Runnable later) {
 		if (ready.isDone() || this.bus == null || !this.bus.isConnected()) {
 			return message;
 		}
-		String what = (type == SimpMessageType.CONNECT) ? "user channel" : "destination channel";
+		return pause(ready, what, SimpMessageHeaderAccessor.getSessionId(message.getHeaders()), later);
+	}
+
+	/**
+	 * Holds the session's frames until {@code ready} completes, bounded by the subscribe timeout,
+	 * then runs {@code later} before them.
+	 * @return {@code null}: the broker does not handle the frame now
+	 */
+	private Message<?> pause(CompletableFuture<Void> ready, String what, String sessionId, Runnable later) {
 		CompletableFuture<Void> bounded = ready.copy()
 			.orTimeout(this.subscribeTimeout.toMillis(), TimeUnit.MILLISECONDS)
 			.exceptionally(failure -> {
-				logger.warn("Node {}: Redis did not confirm a {} subscription for session {} in time ({}); going on",
-						this.nodeId, what, sessionId, failure.getClass().getSimpleName());
+				logger.warn("Node {}: Redis did not confirm a {} for session {} in time ({}); going on", this.nodeId,
+						what, sessionId, failure.getClass().getSimpleName());
 				return null;
 			});
-		this.lanes.pauseUntil(bounded, () -> handleLater(message, channel, handler));
+		this.lanes.pauseUntil(bounded, later);
 		return null;
+	}
+
+	/** Answers a CONNECT the cluster refused: the user already has the most sessions allowed. */
+	private void refuse(LocalSession session) {
+		this.sessionRejections.increment();
+		logger.warn("Node {}: session {} disconnected: {} (counted on every node)", this.nodeId, session.id(),
+				SessionLimits.TOO_MANY_SESSIONS);
+		this.clientErrors.closeWithError(session.id(), SessionLimits.TOO_MANY_SESSIONS);
 	}
 
 	/** The broker's part of a frame that waited for Redis, and its receipt. */
@@ -220,21 +300,12 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		}
 	}
 
-	/** The broker takes the session's CONNECT: its user's channel is held until the session ends. */
-	private CompletableFuture<Void> connected(String sessionId) {
-		LocalSession session = this.sessions.get(sessionId);
-		if (session == null || !session.markConnected() || session.user() == null || this.interest == null) {
-			return READY;
-		}
-		return this.interest.acquire(this.channels.userChannel(session.user()));
-	}
-
 	private CompletableFuture<Void> subscribed(String sessionId, String subscriptionId, String destination) {
 		LocalSession session = this.sessions.get(sessionId);
 		if (session == null || destination == null || subscriptionId == null) {
 			return READY;
 		}
-		String previous = session.subscribe(subscriptionId, destination);
+		String previous = this.sessions.subscribe(session, subscriptionId, destination);
 		CompletableFuture<Void> subscribed = hold(destination);
 		release(previous);
 		return subscribed;
@@ -243,7 +314,7 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	private CompletableFuture<Void> unsubscribed(String sessionId, String subscriptionId) {
 		LocalSession session = this.sessions.get(sessionId);
 		if (session != null && subscriptionId != null) {
-			release(session.unsubscribe(subscriptionId));
+			release(this.sessions.unsubscribe(session, subscriptionId));
 		}
 		return READY;
 	}

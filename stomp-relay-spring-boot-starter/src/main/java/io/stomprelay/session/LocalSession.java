@@ -63,6 +63,8 @@ public final class LocalSession {
 
 	private final AtomicBoolean closed = new AtomicBoolean();
 
+	private volatile boolean refused;
+
 	private volatile boolean ended;
 
 	LocalSession(String id, String user, Instant connectedAt, Instant tokenExpiresAt, TokenBucket inboundRate) {
@@ -161,12 +163,20 @@ public final class LocalSession {
 	 * @return {@code true} the first time only
 	 */
 	public boolean markConnected() {
-		return this.connected.compareAndSet(false, true);
+		return !this.refused && this.connected.compareAndSet(false, true);
 	}
 
-	/** @return whether the broker has handled the session's CONNECT */
+	/**
+	 * Marks the session's CONNECT as refused after all (the cluster already holds the most sessions
+	 * its user may have): the broker never handles it, and the session is closed.
+	 */
+	public void refuse() {
+		this.refused = true;
+	}
+
+	/** @return whether the broker has handled (or is about to handle) the session's CONNECT */
 	public boolean isConnected() {
-		return this.connected.get();
+		return this.connected.get() && !this.refused;
 	}
 
 	/** Sets the task that ends the session when its token expires, cancelling an earlier one. */

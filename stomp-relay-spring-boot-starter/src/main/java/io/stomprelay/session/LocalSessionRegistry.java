@@ -161,6 +161,34 @@ public class LocalSessionRegistry {
 		return session;
 	}
 
+	/**
+	 * Records a subscription as the broker takes it, in the session's frame order, and tells the
+	 * listeners.
+	 * @return the destination the subscription id stood for until now, {@code null} if none
+	 */
+	public String subscribe(LocalSession session, String subscriptionId, String destination) {
+		synchronized (session) {
+			String previous = session.subscribe(subscriptionId, destination);
+			this.listeners.forEach(listener -> listener.subscriptionsChanged(session));
+			return previous;
+		}
+	}
+
+	/**
+	 * Removes a subscription as the broker drops it, in the session's frame order, and tells the
+	 * listeners when there was one.
+	 * @return the destination it stood for, {@code null} if the id was not subscribed
+	 */
+	public String unsubscribe(LocalSession session, String subscriptionId) {
+		synchronized (session) {
+			String destination = session.unsubscribe(subscriptionId);
+			if (destination != null) {
+				this.listeners.forEach(listener -> listener.subscriptionsChanged(session));
+			}
+			return destination;
+		}
+	}
+
 	/** @return the listed session with this id, {@code null} if there is none */
 	public LocalSession get(String sessionId) {
 		return (sessionId != null) ? this.sessions.get(sessionId) : null;
@@ -184,13 +212,17 @@ public class LocalSessionRegistry {
 	/**
 	 * What a feature does at a session's moments. Runs on the thread of the moment: {@code opened}
 	 * on the thread that read the CONNECT, {@code closed} on the one that saw the connection go,
-	 * {@code ended} in the session's frame order. A session that ends without being reported
-	 * closed (a client DISCONNECT) gets {@code ended} only.
+	 * {@code subscriptionsChanged} and {@code ended} in the session's frame order. A session that
+	 * ends without being reported closed (a client DISCONNECT) gets {@code ended} only.
 	 */
 	public interface Listener {
 
 		/** The session was admitted and is listed. */
 		default void opened(LocalSession session) {
+		}
+
+		/** The session's subscriptions changed (see {@link LocalSession#subscriptions()}). */
+		default void subscriptionsChanged(LocalSession session) {
 		}
 
 		/**

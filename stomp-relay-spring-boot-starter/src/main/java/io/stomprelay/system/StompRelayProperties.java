@@ -22,13 +22,26 @@ import org.springframework.util.unit.DataSize;
  * @param endpoint the server's own STOMP endpoint (off: the application brings its own)
  * @param rules which destinations clients may send and subscribe to
  * @param api the HTTP push API
+ * @param presence the cluster-wide view of who is connected
  */
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
 		@DefaultValue Limits limits, @DefaultValue WebSocket websocket,
 		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules,
-		@DefaultValue Api api) {
+		@DefaultValue Api api, @DefaultValue Presence presence) {
+
+	/**
+	 * @param enabled whether every node writes its sessions to Redis so that the application's
+	 * {@code SimpUserRegistry}, {@code ClusterSessions} and (with the HTTP API on) {@code /api/users}
+	 * and {@code /api/presence} see the whole cluster, {@code stomp-relay.limits.max-sessions-per-user}
+	 * counts every node's sessions, and a user can be disconnected everywhere; needs the relay
+	 * @param nodeTtl how long a node's sessions stay listed after its last heartbeat (a node that
+	 * dies without stopping vanishes from every view this long after it died, at most); the node
+	 * renews it every quarter of this
+	 */
+	public record Presence(@DefaultValue("false") boolean enabled, @DefaultValue("10s") Duration nodeTtl) {
+	}
 
 	/**
 	 * @param enabled whether the HTTP push API ({@code POST /api/messages/...}) is served; needs
@@ -126,7 +139,8 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param inboundRate frames per second one session may send, on average (heart-beats included)
 	 * @param inboundBurst frames one session may send at once before the rate applies
 	 * @param maxSubscriptions subscriptions one session may hold
-	 * @param maxSessionsPerUser sessions one user may hold on one node
+	 * @param maxSessionsPerUser sessions one user may hold: on all nodes together with
+	 * {@code stomp-relay.presence.enabled}, otherwise on each node
 	 * @param connectTimeout how long a new WebSocket may wait before sending its CONNECT frame
 	 * @param connectionBuffer the size of each buffer Tomcat keeps per WebSocket connection (socket
 	 * read and write, frame input and output, message): frames larger than this are read and written

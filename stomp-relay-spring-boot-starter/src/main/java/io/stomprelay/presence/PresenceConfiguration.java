@@ -1,0 +1,136 @@
+package io.stomprelay.presence;
+
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.StringCodec;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stomprelay.relay.RelayChannels;
+import io.stomprelay.relay.UserDisconnects;
+import io.stomprelay.session.LocalSessionRegistry;
+import io.stomprelay.system.NodeIdentity;
+import io.stomprelay.system.StartupCheckException;
+import io.stomprelay.system.StompRelayProperties;
+
+import org.springframework.beans.BeansException;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.messaging.simp.user.DefaultUserDestinationResolver;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+
+/**
+ * Wires the cluster presence with {@code stomp-relay.presence.enabled=true}: its own Redis
+ * connection (on the relay's Redis), the {@link PresenceStore}, {@link ClusterPresence} (the
+ * admission of every CONNECT, the heartbeat, the resync), {@link ClusterSessions}, and the
+ * application's {@code SimpUserRegistry} made cluster-wide ({@link ClusterUserRegistry}) while
+ * Spring's user-destination resolution keeps this node's registry.
+ */
+@AutoConfiguration(afterName = "io.stomprelay.relay.RelayConfiguration")
+@ConditionalOnProperty(name = "stomp-relay.presence.enabled", havingValue = "true")
+class PresenceConfiguration {
+
+	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";
+
+	@Bean(destroyMethod = "close")
+	StatefulRedisConnection<String, String> presenceRedisConnection(ObjectProvider<RedisClient> relayRedisClient,
+			StompRelayProperties properties) {
+		if (!properties.relay().enabled()) {
+			throw new StartupCheckException("stomp-relay.presence.enabled needs the relay, but "
+					+ RELAY_ENABLED + " is false.", "Turn the relay on (and point it at Redis), or turn presence off.");
+		}
+		return relayRedisClient.getObject().connect(StringCodec.UTF8);
+	}
+
+	@Bean
+	PresenceStore presenceStore(StatefulRedisConnection<String, String> presenceRedisConnection, RelayChannels keys,
+			NodeIdentity node, StompRelayProperties properties) {
+		String instance = node.id() + "@" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40, 1L << 41), 36);
+		return new PresenceStore(presenceRedisConnection.async(), keys, instance,
+				properties.presence().nodeTtl().toMillis());
+	}
+
+	@Bean
+	ClusterPresence clusterPresence(NodeIdentity node, PresenceStore store, LocalSessionRegistry sessions,
+			ThreadPoolTaskScheduler stompRelayScheduler, StompRelayProperties properties, MeterRegistry registry,
+			StatefulRedisConnection<String, String> presenceRedisConnection) {
+		StompRelayProperties.Limits limits = properties.limits();
+		ClusterPresence presence = new ClusterPresence(node.id(), store, sessions, stompRelayScheduler,
+				properties.presence().nodeTtl(), limits.enabled() ? limits.maxSessionsPerUser() : Integer.MAX_VALUE,
+				registry);
+		sessions.addListener(presence);
+		presenceRedisConnection.addListener(new RedisConnectionStateListener() {
+			@Override
+			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
+				presence.reconnected();
+			}
+		});
+		return presence;
+	}
+
+	@Bean
+	ClusterSessions clusterSessions(NodeIdentity node, PresenceStore store, LocalSessionRegistry sessions,
+			UserDisconnects disconnects) {
+		return new ClusterSessions(node.id(), store, sessions, disconnects);
+	}
+
+	/**
+	 * Makes the {@code userRegistry} bean of Spring's message broker configuration cluster-wide, and
+	 * gives the user-destination resolver back this node's own registry.
+	 */
+	@Bean
+	static BeanPostProcessor clusterUserRegistryPostProcessor(ObjectProvider<ClusterSessions> cluster,
+			ObjectProvider<StompRelayProperties> properties) {
+		return new BeanPostProcessor() {
+			@Override
+			public Object postProcessAfterInitialization(Object bean, String beanName) throws BeansException {
+				if (bean instanceof SimpUserRegistry registry && !(bean instanceof ClusterUserRegistry)
+						&& "userRegistry".equals(beanName)) {
+					Duration timeout = properties.getObject().redis().commandTimeout();
+					return new ClusterUserRegistry(registry, cluster, timeout);
+				}
+				if (bean instanceof DefaultUserDestinationResolver resolver
+						&& resolver.getSimpUserRegistry() instanceof ClusterUserRegistry clusterRegistry) {
+					DefaultUserDestinationResolver local = new DefaultUserDestinationResolver(clusterRegistry.local());
+					local.setUserDestinationPrefix(resolver.getDestinationPrefix());
+					local.setRemoveLeadingSlash(resolver.isRemoveLeadingSlash());
+					return local;
+				}
+				return bean;
+			}
+		};
+	}
+
+	/** The {@code presence} component of {@code /actuator/health}. */
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnClass(HealthIndicator.class)
+	static class PresenceHealth {
+
+		/**
+		 * {@code UP} while this node's sessions are in step with Redis, {@code DOWN} while its writes
+		 * fail (the node's own view is still right; other nodes may miss its changes until Redis is
+		 * back and the node has written its sessions again).
+		 */
+		@Bean
+		HealthIndicator presenceHealthIndicator(ClusterPresence presence) {
+			return () -> (presence.isFailing() ? Health.down() : Health.up())
+				.withDetail("instance", presence.instance())
+				.withDetail("lastHeartbeat", String.valueOf(presence.lastHeartbeat()))
+				.build();
+		}
+
+	}
+
+}
