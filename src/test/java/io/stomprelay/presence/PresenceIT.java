@@ -159,8 +159,8 @@ class PresenceIT {
 	@Test
 	void theJavaApiDisconnectsToo() {
 		String carol = user("carol");
-		StompTestClient onA = connect(nodeA, carol);
-		StompTestClient onB = connect(nodeB, carol);
+		StompTestClient onA = connect(nodeA, carol).subscribe("/user/queue/events");
+		StompTestClient onB = connect(nodeB, carol).subscribe("/user/queue/events");
 
 		nodeB.bean(ClusterSessions.class).disconnect(carol);
 
