@@ -46,8 +46,9 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	/**
 	 * @param enabled whether the HTTP push API ({@code POST /api/messages/...}) is served; needs
 	 * {@code stomp-relay.auth.enabled} (its callers present a JWT with role {@code admin})
-	 * @param protectedPaths the paths that need an admin JWT: the push API's, plus any of the
-	 * application's own it wants behind the same check
+	 * @param protectedPaths more paths that need an admin JWT, e.g. the application's own it wants
+	 * behind the same check; the push API's paths (and, with presence on, {@code /api/users/**} and
+	 * {@code /api/presence}) always need one
 	 * @param openPaths paths that stay open to everyone but read an admin JWT when one is sent (e.g.
 	 * {@code /actuator/**}, so health details can be shown "when authorized")
 	 */
