@@ -132,11 +132,23 @@ class EnvelopeCodecTest {
 	}
 
 	@ParameterizedTest
-	@ValueSource(bytes = { 0, 4, 9, -1 })
+	@ValueSource(bytes = { 0, 5, 9, -1 })
 	void decodingRejectsAnUnknownKindCode(byte code) {
 		byte[] bytes = validBytes();
 		bytes[3] = code;
 		assertRejected(bytes, "unknown kind " + code);
+	}
+
+	@Test
+	void aDisconnectControlNeedsItsUser() {
+		byte[] bytes = this.codec.encode(new RelayEnvelope("node-a", "d-1", MessageKind.DISCONNECT, "alice",
+				"/user/alice", 1L, null, Map.of(), new byte[0]));
+		assertThat(this.codec.decode(bytes).user()).isEqualTo("alice");
+		byte[] withoutUser = this.codec.encode(new RelayEnvelope("node-a", "d-2", MessageKind.DISCONNECT, null,
+				"/user/alice", 1L, null, Map.of(), new byte[0]));
+		assertThatThrownBy(() -> this.codec.decode(withoutUser))
+			.isExactlyInstanceOf(EnvelopeFormatException.class)
+			.hasMessage("disconnect without user");
 	}
 
 	@Test
@@ -348,7 +360,7 @@ class EnvelopeCodecTest {
 	}
 
 	private static RelayEnvelope envelope(MessageKind kind, Map<String, List<String>> headers, byte[] payload) {
-		boolean user = kind == MessageKind.USER;
+		boolean user = kind.perUser();
 		return new RelayEnvelope("node-a", "m-" + kind, kind, user ? "alice" : null,
 				user ? "/user/alice/queue/events" : "/topic/chat", 1_700_000_000_123L, "application/json;charset=UTF-8",
 				headers, payload);
