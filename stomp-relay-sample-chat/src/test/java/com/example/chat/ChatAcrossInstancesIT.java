@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.messaging.simp.user.SimpSubscription;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -128,6 +130,37 @@ class ChatAcrossInstancesIT {
 			assertThat(aliceOnA.bodies(ROOM)).containsExactly("alice: anyone?");
 			assertThat(aliceOnB.allBodies()).isEmpty();
 		});
+		assertNoErrors(aliceOnA, aliceOnB);
+	}
+
+	@Test
+	void withPresenceOnTheAppsOwnSimpUserRegistrySeesTheUsersOfBothInstances() {
+		ConfigurableApplicationContext presenceA = startInstance("--stomp-relay.presence.enabled=true",
+				"--stomp-relay.redis.channel-prefix=presence-chat");
+		this.toClose.add(presenceA::close);
+		ConfigurableApplicationContext presenceB = startInstance("--stomp-relay.presence.enabled=true",
+				"--stomp-relay.redis.channel-prefix=presence-chat");
+		this.toClose.add(presenceB::close);
+		ChatClient aliceOnA = connect(presenceA, "alice").subscribe(ROOM);
+		ChatClient aliceOnB = connect(presenceB, "alice").subscribe(REPLIES);
+		ChatClient bobOnB = connect(presenceB, "bob");
+
+		SimpUserRegistry registryOfA = presenceA.getBean(SimpUserRegistry.class);
+		await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+			assertThat(registryOfA.getUserCount()).isEqualTo(2);
+			assertThat(registryOfA.getUser("alice").getSessions()).hasSize(2);
+			assertThat(registryOfA.findSubscriptions(subscription -> true)).extracting(SimpSubscription::getDestination)
+				.containsExactlyInAnyOrder(ROOM, REPLIES);
+		});
+
+		// delivery is unchanged: each instance still delivers to its own sessions only, once
+		aliceOnA.send("/app/say", "hi");
+		await().atMost(ARRIVAL).until(() -> aliceOnB.bodies(REPLIES).size() >= 1);
+		await().during(ABSENCE).atMost(ABSENCE.multipliedBy(3))
+			.untilAsserted(() -> assertThat(aliceOnB.bodies(REPLIES)).containsExactly("echo:hi"));
+
+		bobOnB.close();
+		await().atMost(Duration.ofSeconds(1)).until(() -> registryOfA.getUser("bob") == null);
 		assertNoErrors(aliceOnA, aliceOnB);
 	}
 
