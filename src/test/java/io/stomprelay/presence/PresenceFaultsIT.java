@@ -8,19 +8,16 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
 import io.stomprelay.support.RedisTestServer;
-import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import io.stomprelay.support.TwoNodes;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.springframework.messaging.simp.user.SimpUser;
 import org.springframework.messaging.simp.user.SimpUserRegistry;
@@ -38,30 +35,8 @@ class PresenceFaultsIT {
 
 	private static final Path JAR = Path.of("target/stomp-relay.jar");
 
-	private static RelayCluster cluster;
-
-	private static RelayNode nodeA;
-
-	private static RelayNode nodeB;
-
-	private final List<StompTestClient> clients = new ArrayList<>();
-
-	@BeforeAll
-	static void startCluster() {
-		cluster = RelayCluster.start("faults");
-		nodeA = cluster.nodeA();
-		nodeB = cluster.nodeB();
-	}
-
-	@AfterAll
-	static void stopCluster() {
-		cluster.close();
-	}
-
-	@AfterEach
-	void closeClients() {
-		this.clients.forEach(StompTestClient::close);
-	}
+	@RegisterExtension
+	static final TwoNodes nodes = TwoNodes.named("faults");
 
 	@Test
 	void theSessionsOfANodeKilledWithSigkillLeaveEveryViewWithinFifteenSeconds() throws Exception {
@@ -71,18 +46,18 @@ class PresenceFaultsIT {
 		try {
 			connect("ws://127.0.0.1:" + port + "/ws", alice);
 			connect("ws://127.0.0.1:" + port + "/ws", alice);
-			connect(nodeB.wsUrl(), alice);
+			connect(nodes.b().wsUrl(), alice);
 			await().atMost(Duration.ofSeconds(1))
-				.untilAsserted(() -> assertThat(registry(nodeA).getUser(alice).getSessions()).hasSize(3));
+				.untilAsserted(() -> assertThat(registry(nodes.a()).getUser(alice).getSessions()).hasSize(3));
 
 			long killedAt = System.nanoTime();
 			killed.destroyForcibly();
 			await().atMost(Duration.ofSeconds(15))
 				.pollInterval(Duration.ofMillis(100))
-				.untilAsserted(() -> assertThat(registry(nodeA).getUser(alice).getSessions()).hasSize(1));
+				.untilAsserted(() -> assertThat(registry(nodes.a()).getUser(alice).getSessions()).hasSize(1));
 			long gone = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
 			System.out.println("PresenceFaultsIT: a SIGKILLed node's sessions left the view after " + gone + " ms");
-			assertThat(registry(nodeB).getUser(alice).getSessions()).hasSize(1);
+			assertThat(registry(nodes.b()).getUser(alice).getSessions()).hasSize(1);
 		}
 		finally {
 			killed.destroyForcibly();
@@ -92,24 +67,24 @@ class PresenceFaultsIT {
 	@Test
 	void everyLiveSessionIsListedAgainWithinFiveSecondsOfARestartedRedisReturning() {
 		String bob = user("bob");
-		connect(nodeA.wsUrl(), bob).subscribe("/topic/news");
-		connect(nodeB.wsUrl(), bob);
-		connect(nodeB.wsUrl(), null);
+		connect(nodes.a().wsUrl(), bob).subscribe("/topic/news");
+		connect(nodes.b().wsUrl(), bob);
+		connect(nodes.b().wsUrl(), null);
 		await().atMost(Duration.ofSeconds(1))
-			.untilAsserted(() -> assertThat(registry(nodeA).getUser(bob).getSessions()).hasSize(2));
+			.untilAsserted(() -> assertThat(registry(nodes.a()).getUser(bob).getSessions()).hasSize(2));
 
-		cluster.redis().kill();
-		cluster.redis().restart();
+		nodes.redis().kill();
+		nodes.redis().restart();
 		long back = System.nanoTime();
 
 		await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
-			SimpUser user = registry(nodeB).getUser(bob);
+			SimpUser user = registry(nodes.b()).getUser(bob);
 			assertThat(user).isNotNull();
 			assertThat(user.getSessions()).hasSize(2);
 			assertThat(user.getSessions().stream().flatMap(session -> session.getSubscriptions().stream()))
 				.extracting(subscription -> subscription.getDestination())
 				.containsExactly("/topic/news");
-			assertThat(nodeA.bean(ClusterSessions.class).summary().join().sessions()).isEqualTo(3);
+			assertThat(nodes.a().bean(ClusterSessions.class).summary().join().sessions()).isEqualTo(3);
 		});
 		System.out.println("PresenceFaultsIT: every session listed again " + Duration.ofNanos(System.nanoTime() - back)
 			.toMillis() + " ms after Redis restarted");
@@ -120,7 +95,7 @@ class PresenceFaultsIT {
 		Path log = Files.createTempFile("presence-killed-node", ".log");
 		List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
 				"-Xmx256m", "-jar", JAR.toString(), "--server.port=" + port,
-				"--spring.data.redis.url=" + cluster.redis().url(), "--stomp-relay.node-id=" + nodeId,
+				"--spring.data.redis.url=" + nodes.redis().url(), "--stomp-relay.node-id=" + nodeId,
 				"--stomp-relay.auth.jwt.secret=" + TestTokens.SECRET, "--spring.main.banner-mode=off");
 		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
 		HttpClient http = HttpClient.newHttpClient();
@@ -137,10 +112,8 @@ class PresenceFaultsIT {
 		return process;
 	}
 
-	private StompTestClient connect(String wsUrl, String user) {
-		StompTestClient client = StompTestClient.connect(wsUrl, (user != null) ? TestTokens.valid(user) : null);
-		this.clients.add(client);
-		return client;
+	private static StompTestClient connect(String wsUrl, String user) {
+		return nodes.connect(wsUrl, user);
 	}
 
 	private static SimpUserRegistry registry(RelayNode node) {

@@ -13,14 +13,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 
 import io.stomprelay.relay.UserDisconnects;
-import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import io.stomprelay.support.TwoNodes;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.springframework.messaging.simp.user.SimpSession;
 import org.springframework.messaging.simp.user.SimpSubscription;
@@ -40,41 +38,20 @@ class PresenceIT {
 
 	private static final int MAX_SESSIONS_PER_USER = 3;
 
-	private static RelayCluster cluster;
-
-	private static RelayNode nodeA;
-
-	private static RelayNode nodeB;
+	@RegisterExtension
+	static final TwoNodes nodes = TwoNodes.named("presence",
+			"--stomp-relay.limits.max-sessions-per-user=" + MAX_SESSIONS_PER_USER);
 
 	private final HttpClient http = HttpClient.newHttpClient();
-
-	private final List<StompTestClient> clients = new ArrayList<>();
-
-	@BeforeAll
-	static void startCluster() {
-		cluster = RelayCluster.start("presence", "--stomp-relay.limits.max-sessions-per-user=" + MAX_SESSIONS_PER_USER);
-		nodeA = cluster.nodeA();
-		nodeB = cluster.nodeB();
-	}
-
-	@AfterAll
-	static void stopCluster() {
-		cluster.close();
-	}
-
-	@AfterEach
-	void closeClients() {
-		this.clients.forEach(StompTestClient::close);
-	}
 
 	@Test
 	void aUsersSessionsOnBothNodesAreSeenFromEitherWithTheirSubscriptionsAndGoneWithinASecondOfTheirClose()
 			throws Exception {
 		String alice = user("alice");
-		StompTestClient onA = connect(nodeA, alice).subscribe("/user/queue/events").subscribe("/topic/chat");
-		StompTestClient onB = connect(nodeB, alice).subscribe("/user/queue/events");
+		StompTestClient onA = connect(nodes.a(), alice).subscribe("/user/queue/events").subscribe("/topic/chat");
+		StompTestClient onB = connect(nodes.b(), alice).subscribe("/user/queue/events");
 
-		for (RelayNode node : List.of(nodeA, nodeB)) {
+		for (RelayNode node : List.of(nodes.a(), nodes.b())) {
 			await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
 				SimpUser user = registry(node).getUser(alice);
 				assertThat(user).isNotNull();
@@ -83,7 +60,7 @@ class PresenceIT {
 						"/user/queue/events");
 			});
 		}
-		String body = get(nodeB, "/api/users/" + alice, admin()).body();
+		String body = get(nodes.b(), "/api/users/" + alice, admin()).body();
 		assertThat(body).contains("\"user\":\"" + alice + "\"")
 			.contains("\"node\":\"presence-a\"")
 			.contains("\"node\":\"presence-b\"")
@@ -91,35 +68,35 @@ class PresenceIT {
 			.contains("\"connectedAt\":\"20");
 
 		onA.close();
-		for (RelayNode node : List.of(nodeA, nodeB)) {
+		for (RelayNode node : List.of(nodes.a(), nodes.b())) {
 			await().atMost(Duration.ofSeconds(1))
 				.untilAsserted(() -> assertThat(registry(node).getUser(alice).getSessions()).hasSize(1));
 		}
 		onB.close();
-		for (RelayNode node : List.of(nodeA, nodeB)) {
+		for (RelayNode node : List.of(nodes.a(), nodes.b())) {
 			await().atMost(Duration.ofSeconds(1)).until(() -> registry(node).getUser(alice) == null);
 		}
-		assertThat(get(nodeA, "/api/users/" + alice, admin()).body())
+		assertThat(get(nodes.a(), "/api/users/" + alice, admin()).body())
 			.isEqualTo("{\"user\":\"" + alice + "\",\"sessions\":[]}");
 	}
 
 	@Test
 	void theUserCountAndThePresenceEndpointAgreeWithTheSessionsOpen() throws Exception {
-		await().atMost(Duration.ofSeconds(2)).until(() -> registry(nodeA).getUserCount() == 0);
+		await().atMost(Duration.ofSeconds(2)).until(() -> registry(nodes.a()).getUserCount() == 0);
 		String alice = user("alice");
 		String bob = user("bob");
-		connect(nodeA, alice);
-		connect(nodeB, alice);
-		connect(nodeB, bob);
-		connect(nodeB, null);
+		connect(nodes.a(), alice);
+		connect(nodes.b(), alice);
+		connect(nodes.b(), bob);
+		connect(nodes.b(), null);
 
 		await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
-			assertThat(registry(nodeA).getUserCount()).isEqualTo(2);
-			assertThat(registry(nodeB).getUsers()).extracting(SimpUser::getName).containsExactlyInAnyOrder(alice, bob);
-			assertThat(get(nodeA, "/api/presence", admin()).body()).isEqualTo("{\"users\":2,\"sessions\":4,\"nodes\":["
+			assertThat(registry(nodes.a()).getUserCount()).isEqualTo(2);
+			assertThat(registry(nodes.b()).getUsers()).extracting(SimpUser::getName).containsExactlyInAnyOrder(alice, bob);
+			assertThat(get(nodes.a(), "/api/presence", admin()).body()).isEqualTo("{\"users\":2,\"sessions\":4,\"nodes\":["
 					+ "{\"node\":\"presence-a\",\"sessions\":1},{\"node\":\"presence-b\",\"sessions\":3}],\"complete\":true}");
 		});
-		Set<SimpSubscription> none = registry(nodeA).findSubscriptions(subscription -> true);
+		Set<SimpSubscription> none = registry(nodes.a()).findSubscriptions(subscription -> true);
 		assertThat(none).isEmpty();
 	}
 
@@ -127,17 +104,17 @@ class PresenceIT {
 	void disconnectingAUserClosesHerSessionsOnEveryNodeWithinASecondAndNobodyElses() throws Exception {
 		String alice = user("alice");
 		String bob = user("bob");
-		List<StompTestClient> aliceSessions = List.of(connect(nodeA, alice), connect(nodeB, alice),
-				connect(nodeB, alice));
-		StompTestClient bobOnA = connect(nodeA, bob);
-		StompTestClient bobOnB = connect(nodeB, bob);
+		List<StompTestClient> aliceSessions = List.of(connect(nodes.a(), alice), connect(nodes.b(), alice),
+				connect(nodes.b(), alice));
+		StompTestClient bobOnA = connect(nodes.a(), bob);
+		StompTestClient bobOnB = connect(nodes.b(), bob);
 
-		assertThat(delete(nodeA, "/api/users/" + alice + "/sessions", null).statusCode()).isEqualTo(401);
-		assertThat(delete(nodeA, "/api/users/" + alice + "/sessions", TestTokens.valid(bob)).statusCode())
+		assertThat(delete(nodes.a(), "/api/users/" + alice + "/sessions", null).statusCode()).isEqualTo(401);
+		assertThat(delete(nodes.a(), "/api/users/" + alice + "/sessions", TestTokens.valid(bob)).statusCode())
 			.isEqualTo(403);
 		assertThat(aliceSessions).allMatch(StompTestClient::isConnected);
 
-		HttpResponse<String> accepted = delete(nodeA, "/api/users/" + alice + "/sessions", admin());
+		HttpResponse<String> accepted = delete(nodes.a(), "/api/users/" + alice + "/sessions", admin());
 		assertThat(accepted.statusCode()).isEqualTo(202);
 		assertThat(accepted.body()).matches("\\{\"id\":\"[^\"]+\"}");
 
@@ -153,16 +130,16 @@ class PresenceIT {
 			assertThat(bobOnA.errors()).isEmpty();
 			assertThat(bobOnB.errors()).isEmpty();
 		});
-		await().atMost(Duration.ofSeconds(1)).until(() -> registry(nodeB).getUser(alice) == null);
+		await().atMost(Duration.ofSeconds(1)).until(() -> registry(nodes.b()).getUser(alice) == null);
 	}
 
 	@Test
 	void theJavaApiDisconnectsToo() {
 		String carol = user("carol");
-		StompTestClient onA = connect(nodeA, carol).subscribe("/user/queue/events");
-		StompTestClient onB = connect(nodeB, carol).subscribe("/user/queue/events");
+		StompTestClient onA = connect(nodes.a(), carol).subscribe("/user/queue/events");
+		StompTestClient onB = connect(nodes.b(), carol).subscribe("/user/queue/events");
 
-		nodeB.bean(ClusterSessions.class).disconnect(carol);
+		nodes.b().bean(ClusterSessions.class).disconnect(carol);
 
 		await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
 			assertThat(onA.errors()).startsWith(UserDisconnects.DISCONNECTED_BY_SERVER);
@@ -175,10 +152,10 @@ class PresenceIT {
 		for (int round = 0; round < 25; round++) {
 			String dave = user("dave");
 			for (int i = 0; i < MAX_SESSIONS_PER_USER - 1; i++) {
-				connect((i % 2 == 0) ? nodeA : nodeB, dave);
+				connect((i % 2 == 0) ? nodes.a() : nodes.b(), dave);
 			}
-			CompletableFuture<StompTestClient> onA = CompletableFuture.supplyAsync(() -> connect(nodeA, dave));
-			CompletableFuture<StompTestClient> onB = CompletableFuture.supplyAsync(() -> connect(nodeB, dave));
+			CompletableFuture<StompTestClient> onA = CompletableFuture.supplyAsync(() -> connect(nodes.a(), dave));
+			CompletableFuture<StompTestClient> onB = CompletableFuture.supplyAsync(() -> connect(nodes.b(), dave));
 			List<StompTestClient> admitted = new ArrayList<>();
 			int refused = 0;
 			for (CompletableFuture<StompTestClient> attempt : List.of(onA, onB)) {
@@ -192,7 +169,7 @@ class PresenceIT {
 			assertThat(admitted).as("round %d", round).hasSize(1);
 			assertThat(refused).as("round %d", round).isEqualTo(1);
 			await().atMost(Duration.ofSeconds(1))
-				.untilAsserted(() -> assertThat(registry(nodeA).getUser(dave).getSessions())
+				.untilAsserted(() -> assertThat(registry(nodes.a()).getUser(dave).getSessions())
 					.hasSize(MAX_SESSIONS_PER_USER));
 		}
 	}
@@ -200,14 +177,14 @@ class PresenceIT {
 	@Test
 	void aNodeThatStopsGracefullyTakesItsSessionsAlongAtOnce() {
 		String erin = user("erin");
-		try (RelayNode nodeC = RelayNode.start("presence-c", cluster.redis())) {
+		try (RelayNode nodeC = RelayNode.start("presence-c", nodes.redis())) {
 			connect(nodeC, erin);
-			connect(nodeA, erin);
+			connect(nodes.a(), erin);
 			await().atMost(Duration.ofSeconds(1))
-				.untilAsserted(() -> assertThat(registry(nodeA).getUser(erin).getSessions()).hasSize(2));
+				.untilAsserted(() -> assertThat(registry(nodes.a()).getUser(erin).getSessions()).hasSize(2));
 			nodeC.close();
 			await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> assertThat(
-					registry(nodeA).getUser(erin).getSessions().stream().map(SimpSession::getId).collect(Collectors.toSet()))
+					registry(nodes.a()).getUser(erin).getSessions().stream().map(SimpSession::getId).collect(Collectors.toSet()))
 				.hasSize(1));
 		}
 	}
@@ -220,12 +197,8 @@ class PresenceIT {
 			.toList();
 	}
 
-	private StompTestClient connect(RelayNode node, String user) {
-		StompTestClient client = StompTestClient.connect(node.wsUrl(), (user != null) ? TestTokens.valid(user) : null);
-		synchronized (this.clients) {
-			this.clients.add(client);
-		}
-		return client;
+	private static StompTestClient connect(RelayNode node, String user) {
+		return nodes.connect(node, user);
 	}
 
 	private static SimpUserRegistry registry(RelayNode node) {
