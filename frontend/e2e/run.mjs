@@ -23,6 +23,9 @@ const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const WAIT_MS = 10_000; // upper bound for every single wait
 const QUIET_MS = 1_000; // how long counts must stay unchanged
 const SETTLE_MS = 500; // let freshly made subscriptions register cluster-wide
+const PRESENCE_MS = 2_000; // the demo's promise: a sign-in or sign-out shows on every page within 2 s
+const KICK_MS = 1_000 + PRESENCE_MS; // a disconnected user's sessions close within 1 s, then leave the lists within 2 s
+const NO_RECONNECT_MS = 2_500; // watch a page disconnected by the server this long (stompjs would retry after 1 s)
 
 if (!NODE_A_URL || !NODE_B_URL) {
   console.error('NODE_A_URL and NODE_B_URL must be set, e.g. http://127.0.0.1:8080 and http://127.0.0.1:8081');
@@ -159,6 +162,65 @@ async function assertNoEvents(page, who) {
   const got = await events(page);
   assert.equal(got.length, 0, `${who}: expected no events, got ${JSON.stringify(got.map((e) => e.text))}`);
 }
+
+/** The Online panel's rows: [{user, name, sessions, nodes, disconnect}] in page order. */
+async function onlineRows(page) {
+  return page
+    .$$eval(`${sel('online')} ${sel('online-user')}`, (els) =>
+      els.map((e) => ({
+        user: e.dataset.user,
+        name: e.querySelector('[data-testid="online-name"]')?.textContent,
+        sessions: e.querySelector('[data-testid="online-sessions"]')?.textContent,
+        nodes: e.querySelector('[data-testid="online-nodes"]')?.textContent,
+        disconnect: Boolean(e.querySelector('[data-testid="disconnect"]')),
+      })),
+    )
+    .catch(() => []);
+}
+
+/**
+ * Waits until the page's Online panel shows every user of `expected` exactly as given
+ * ({user: {sessions: '2 sessions', nodes: 'node-a, node-b'}}) and none of those given as null,
+ * at most `timeout` ms after `since`. Returns the ms from `since`.
+ */
+async function waitForOnline(page, expected, what, { since = Date.now(), timeout = PRESENCE_MS } = {}) {
+  try {
+    await page.waitForFunction(
+      (exp) => {
+        const rows = new Map(
+          [...document.querySelectorAll('[data-testid="online"] [data-testid="online-user"]')].map((e) => [e.dataset.user, e]),
+        );
+        const text = (row, id) => row.querySelector(`[data-testid="${id}"]`)?.textContent;
+        return Object.entries(exp).every(([user, want]) => {
+          const row = rows.get(user);
+          if (want === null) return !row;
+          return Boolean(row) && text(row, 'online-name') === user && text(row, 'online-sessions') === want.sessions && text(row, 'online-nodes') === want.nodes;
+        });
+      },
+      expected,
+      { timeout: Math.max(1, since + timeout - Date.now()), polling: 50 },
+    );
+  } catch {
+    const summary = await page.textContent(sel('online-summary')).catch(() => '?');
+    throw new Error(
+      `not within ${timeout} ms: ${what}; expected ${JSON.stringify(expected)}; the page shows "${summary}" ${JSON.stringify(await onlineRows(page))}; errors on page: ${JSON.stringify(await errorLines(page))}`,
+    );
+  }
+  return Date.now() - since;
+}
+
+/** Records every state the page's badge shows from now on (read back with seenStates). */
+async function recordStates(page) {
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-testid="state"]');
+    window.__seenStates = [el.textContent];
+    new MutationObserver(() => window.__seenStates.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+const seenStates = (page) => page.evaluate(() => window.__seenStates);
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function sendChat(page, text) {
   await page.fill(sel('chat-text'), text);
@@ -330,6 +392,106 @@ test('tab recovers after its WebSocket is dropped and events still work', async 
   await waitForState(tab, 'connected', 'state "connected" after forceDisconnect()');
 });
 
+test('Online panel: users on node A and node B show on both pages with their nodes within 2 s; a sign-out leaves within 2 s', async () => {
+  const [u1, u2] = [randomUser('on1'), randomUser('on2')];
+  const pageA = await openTab(NODE_A_URL, { user: u1 });
+  const pageB = await openTab(NODE_B_URL, { user: u2 });
+  const signedIn = Date.now();
+  const [nodeA, nodeB] = [await nodeOf(pageA), await nodeOf(pageB)];
+  assert.notEqual(nodeA, nodeB, 'the two pages are on different nodes');
+  const both = { [u1]: { sessions: '1 session', nodes: nodeA }, [u2]: { sessions: '1 session', nodes: nodeB } };
+  const listedA = await waitForOnline(pageA, both, `the node-A page lists ${u1} on ${nodeA} and ${u2} on ${nodeB}`, { since: signedIn });
+  const listedB = await waitForOnline(pageB, both, `the node-B page lists ${u1} on ${nodeA} and ${u2} on ${nodeB}`, { since: signedIn });
+  for (const [page, who] of [[pageA, u1], [pageB, u2]]) {
+    assert.match(await page.textContent(sel('online-summary')), /^\d+ users? online\.$/, `${who}: summary line`);
+    assert.equal(await page.locator(sel('disconnect')).count(), 0, `${who} is no admin: no disconnect buttons`);
+  }
+
+  // A second session of u1, on node B: one row, two sessions, both nodes.
+  await openTab(NODE_B_URL, { user: u1 });
+  const second = Date.now();
+  const twice = { [u1]: { sessions: '2 sessions', nodes: [nodeA, nodeB].sort().join(', ') } };
+  const secondA = await waitForOnline(pageA, twice, `the node-A page counts ${u1}'s second session`, { since: second });
+  await waitForOnline(pageB, twice, `the node-B page counts ${u1}'s second session`, { since: second });
+
+  // u2 signs out on node B: gone from the node-A page; the node-B page is anonymous and lists nobody.
+  await pageB.click(sel('sign-out'));
+  const signedOut = Date.now();
+  const goneA = await waitForOnline(pageA, { ...twice, [u2]: null }, `${u2} leaves the node-A page after signing out`, { since: signedOut });
+  await waitForState(pageB, 'connected', 'the node-B page connected again, anonymously');
+  assert.equal(await pageB.textContent(sel('user')), 'anonymous');
+  assert.equal(await pageB.textContent(sel('online-summary')), 'Sign in to see who is online.');
+  assert.equal(await pageB.isVisible(sel('online')), false, 'an anonymous page shows no list');
+  return `listed after ${listedA}/${listedB} ms, second session after ${secondA} ms, sign-out seen after ${goneA} ms`;
+});
+
+test('admin disconnects a user on both nodes: their pages show "disconnected by server" and stay disconnected; another user stays connected', async () => {
+  const [victim, bystander] = [randomUser('kick'), randomUser('stay')];
+  const [victimA, victimB, stay, admin] = await openTabs([
+    () => openTab(NODE_A_URL, { user: victim }),
+    () => openTab(NODE_B_URL, { user: victim }),
+    () => openTab(NODE_A_URL, { user: bystander }),
+    () => openTab(NODE_B_URL, { user: 'admin' }),
+  ]);
+  const ready = Date.now();
+  const [nodeA, nodeB] = [await nodeOf(victimA), await nodeOf(admin)];
+  const others = { [bystander]: { sessions: '1 session', nodes: nodeA }, admin: { sessions: '1 session', nodes: nodeB } };
+  await waitForOnline(admin, { ...others, [victim]: { sessions: '2 sessions', nodes: [nodeA, nodeB].sort().join(', ') } },
+    `the admin page lists ${victim} on both nodes`, { since: ready });
+  const rows = await onlineRows(admin);
+  assert.ok(rows.length >= 3 && rows.every((r) => r.disconnect), `every row on the admin page has a disconnect button: ${JSON.stringify(rows)}`);
+  await waitForOnline(stay, { [victim]: { sessions: '2 sessions', nodes: [nodeA, nodeB].sort().join(', ') } }, `the bystander's page lists ${victim}`);
+  assert.equal(await stay.locator(sel('disconnect')).count(), 0, 'no disconnect buttons for a user who is not admin');
+
+  for (const page of [victimA, victimB, stay]) await recordStates(page);
+  await admin.click(`${sel('online-user')}[data-user="${victim}"] ${sel('disconnect')}`);
+  const asked = Date.now();
+
+  await admin.waitForFunction(() => document.querySelector('[data-testid="online-outcome"]')?.dataset.outcome, null, { timeout: WAIT_MS });
+  const outcome = await admin.textContent(sel('online-outcome'));
+  assert.match(outcome, new RegExp(`^Asked every node to disconnect ${escapeRegExp(victim)} \\(request [^)]+\\)\\.$`), `admin outcome: ${outcome}`);
+  assert.equal(await admin.getAttribute(sel('online-outcome'), 'data-outcome'), 'ok');
+
+  const notice = `Disconnected by the server: an administrator ended every session of ${victim}. This page does not reconnect on its own.`;
+  for (const [page, where] of [[victimA, 'node A'], [victimB, 'node B']]) {
+    await waitForState(page, 'disconnected', `${victim}'s page on ${where} is disconnected`);
+    assert.equal(await page.textContent(sel('kicked')), notice, `${where}: the notice`);
+    assert.ok(await page.isVisible(sel('reconnect')), `${where}: a Reconnect button`);
+    const errors = await errorLines(page);
+    assert.deepEqual(errors, ['Server error: disconnected by server'], `${where}: the server's ERROR, once, and nothing else`);
+  }
+  const gone = await waitForOnline(admin, { ...others, [victim]: null }, `${victim} leaves the admin page; the others stay`, { since: asked, timeout: KICK_MS });
+  await waitForOnline(stay, { [bystander]: others[bystander], [victim]: null }, `${victim} leaves the bystander's page`, { since: asked, timeout: KICK_MS });
+
+  // No reconnect loop: stompjs would reconnect 1 s after the close; watch both pages for longer.
+  const reconnected = await Promise.all(
+    [victimA, victimB].map((page) =>
+      page
+        .waitForFunction(() => window.__stompRelay.state !== 'disconnected', null, { timeout: NO_RECONNECT_MS, polling: 50 })
+        .then(() => true, () => false),
+    ),
+  );
+  assert.deepEqual(reconnected, [false, false], `the disconnected pages must not reconnect on their own within ${NO_RECONNECT_MS} ms`);
+  for (const [page, where] of [[victimA, 'node A'], [victimB, 'node B']]) {
+    assert.deepEqual(await seenStates(page), ['connected', 'disconnected'], `${where}: states since the disconnect`);
+  }
+  const after = await onlineRows(admin);
+  assert.ok(!after.some((r) => r.user === victim), `${victim} is still gone after ${NO_RECONNECT_MS} ms: ${JSON.stringify(after)}`);
+
+  // The other user was never disconnected and still gets events.
+  assert.deepEqual(await seenStates(stay), ['connected'], 'the bystander stayed connected throughout');
+  await stay.click(sel('send-events'));
+  await waitForCount(stay, 'events', 'event', 3, 'events on the bystander page');
+  assert.deepEqual(await errorLines(stay), [], 'no errors on the bystander page');
+
+  // Reconnect on request: the notice goes, the user is back (one session, node A).
+  await victimA.click(sel('reconnect'));
+  await waitForState(victimA, 'connected', `${victim} reconnects on node A on request`);
+  assert.equal(await victimA.isVisible(sel('kicked-panel')), false, 'the notice is gone after reconnecting');
+  await waitForOnline(admin, { [victim]: { sessions: '1 session', nodes: nodeA } }, `${victim} is back on the admin page`);
+  return `gone from the list after ${gone} ms`;
+});
+
 test('screenshot: node A and node B side by side', async () => {
   if (!SCREENSHOT_PATH) return { [SKIP]: 'SCREENSHOT_PATH not set' };
   // The point of the demo: the same user in two tabs, one per node. A third, hidden tab (bob on
@@ -351,6 +513,13 @@ test('screenshot: node A and node B side by side', async () => {
   await left.click(sel('send-events'));
   await waitForCount(left, 'events', 'event', 3, 'events on the left tab');
   await waitForCount(right, 'events', 'event', 3, 'events on the right tab (same user, other node)');
+  const everyone = { [alice]: { sessions: '2 sessions', nodes: [await nodeOf(left), await nodeOf(right)].sort().join(', ') },
+    [bob]: { sessions: '1 session', nodes: await nodeOf(hidden) } };
+  for (const tab of [left, right]) {
+    await waitForOnline(tab, everyone, 'the Online panel lists alice on both nodes and bob', { timeout: WAIT_MS });
+    // Users of earlier tests leave as their tabs close: wait for a list of exactly these two.
+    await tab.waitForFunction(() => document.querySelectorAll('[data-testid="online-user"]').length === 2, null, { timeout: WAIT_MS });
+  }
   await sleep(300);
 
   const shots = [await left.screenshot({ fullPage: true }), await right.screenshot({ fullPage: true })];

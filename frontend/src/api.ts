@@ -13,6 +13,27 @@ export interface DemoToken {
   expiresAt: number;
 }
 
+/** One user in `GET /api/demo/online`. */
+export interface OnlineUser {
+  user: string;
+  /** sessions on all nodes together */
+  sessions: number;
+  /** node ids holding them, sorted */
+  nodes: string[];
+}
+
+/** `GET /api/demo/online`: who is online across the cluster (anonymous sessions are not users). */
+export interface Online {
+  /** the node that answered */
+  node: string;
+  /** users online */
+  total: number;
+  /** the first 100 users by name */
+  users: OnlineUser[];
+  /** users not listed */
+  more: number;
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -61,13 +82,13 @@ async function errorFrom(res: Response): Promise<ApiError> {
   return new ApiError(message, res.status);
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
+async function request<T>(path: string, init?: RequestInit, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
   let res: Response;
   try {
     res = await fetch(apiUrl(path), {
       ...init,
       credentials: 'same-origin',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
       headers: { Accept: 'application/json', ...(init?.headers ?? {}) },
     });
   } catch (e) {
@@ -92,4 +113,36 @@ export async function fetchToken(username: string): Promise<DemoToken> {
     throw new ApiError('token endpoint returned an unexpected body', 200);
   }
   return token;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Who is online across the cluster; the page polls it every second while signed in. */
+export async function fetchOnline(timeoutMs: number): Promise<Online> {
+  const body = await request<Partial<Online>>('api/demo/online', undefined, timeoutMs);
+  const users = Array.isArray(body?.users) ? body.users : null;
+  if (
+    !body ||
+    !isString(body.node) ||
+    !isCount(body.total) ||
+    !isCount(body.more) ||
+    !users ||
+    !users.every((u) => u && isString(u.user) && isCount(u.sessions) && Array.isArray(u.nodes) && u.nodes.every(isString))
+  ) {
+    throw new ApiError('api/demo/online returned an unexpected body', 200);
+  }
+  return body as Online;
+}
+
+/**
+ * `DELETE /api/users/{user}/sessions` with an admin token: every session of the user, on every
+ * node, gets ERROR "disconnected by server". Answers 202 {"id"} at once.
+ */
+export async function disconnectUser(user: string, adminToken: string): Promise<{ id: string }> {
+  const body = await request<{ id?: unknown }>(`api/users/${encodeURIComponent(user)}/sessions`, {
+    method: 'DELETE',
+    headers: { Authorization: `Bearer ${adminToken}` },
+  });
+  return { id: isString(body?.id) ? body.id : '?' };
 }

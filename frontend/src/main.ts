@@ -1,5 +1,14 @@
 import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
-import { ApiError, fetchInfo, fetchToken, webSocketUrl, type DemoToken } from './api';
+import {
+  ApiError,
+  disconnectUser,
+  fetchInfo,
+  fetchOnline,
+  fetchToken,
+  webSocketUrl,
+  type DemoToken,
+  type Online,
+} from './api';
 import './style.css';
 
 // ---------------------------------------------------------------------------
@@ -30,6 +39,13 @@ const RENEW_AT_FRACTION = 0.8;
 const RENEW_RETRY_MS = 5000;
 const MAX_LIST_ITEMS = 200;
 const USERNAME_KEY = 'stomp-relay.username';
+/** How often the Online panel asks who is online, while signed in. */
+const ONLINE_POLL_MS = 1000;
+const ONLINE_TIMEOUT_MS = 5000;
+/** The demo token endpoint gives this user role admin (DemoTokenController). */
+const ADMIN_USER = 'admin';
+/** The ERROR message of DELETE /api/users/{user}/sessions. */
+const DISCONNECTED_BY_SERVER = 'disconnected by server';
 const CLOSE_CODES: Record<number, string> = {
   1002: 'protocol error',
   1003: 'unsupported data',
@@ -51,6 +67,13 @@ let tokenStale = false; // server told us the token is expired/invalid
 let renewTimer: number | undefined;
 let restarting = false; // deliberate reconnect (sign-in/out, token renewal)
 let stompErrorOnThisSocket = false;
+let disconnectedOnThisSocket = false; // ERROR "disconnected by server" on the current socket
+/** The user whose sessions the server ended; the page stays disconnected until asked to reconnect. */
+let disconnectedByServer: string | null = null;
+let online: Online | null = null; // last answer of /api/demo/online
+let onlineError: string | null = null; // why the last poll failed
+let onlineFetching = false;
+let onlineRendered = ''; // what the list shows now, to rebuild it only on change
 let state: ConnState = 'disconnected';
 let tokenFetch: Promise<void> | null = null;
 
@@ -74,6 +97,12 @@ const ui = {
   username: $<HTMLInputElement>('username'),
   signIn: $<HTMLButtonElement>('sign-in'),
   signOut: $<HTMLButtonElement>('sign-out'),
+  kickedPanel: $('kicked-panel'),
+  kicked: $('kicked'),
+  reconnect: $<HTMLButtonElement>('reconnect'),
+  onlineSummary: $('online-summary'),
+  online: $<HTMLUListElement>('online'),
+  onlineOutcome: $('online-outcome'),
   errorsPanel: $('errors-panel'),
   errors: $<HTMLUListElement>('errors'),
   errorsClear: $<HTMLButtonElement>('errors-clear'),
@@ -191,7 +220,13 @@ function render(): void {
   for (const button of [ui.chatSend, ui.directSend, ui.announceSend]) {
     button.disabled = !signedIn || !connected;
   }
+  ui.kickedPanel.hidden = disconnectedByServer === null;
+  ui.kicked.textContent = disconnectedByServer
+    ? `Disconnected by the server: an administrator ended every session of ${disconnectedByServer}. ` +
+      'This page does not reconnect on its own.'
+    : '';
   renderTokenInfo();
+  renderOnline();
 }
 
 function renderTokenInfo(): void {
@@ -324,6 +359,7 @@ const client = new Client({
   // carries a valid token. Must never throw (stompjs would stop reconnecting).
   beforeConnect: async (c) => {
     stompErrorOnThisSocket = false;
+    disconnectedOnThisSocket = false;
     await ensureToken();
     c.connectHeaders = username && token ? { Authorization: `Bearer ${token.value}` } : {};
   },
@@ -340,10 +376,20 @@ const client = new Client({
     const body = frame.body?.trim();
     showError(`Server error: ${message}${body && body !== message ? ` (${body.slice(0, 200)})` : ''}`);
     if (/token/i.test(message)) tokenStale = true; // "token expired", "invalid token"
+    if (message === DISCONNECTED_BY_SERVER) disconnectedOnThisSocket = true;
   },
 
   onWebSocketClose: (evt: CloseEvent) => {
     connectedNode = null;
+    if (disconnectedOnThisSocket && !restarting) {
+      // An administrator ended this user's sessions everywhere. Reconnecting (the token is still
+      // valid) would undo that within a second, so stop here and let the user decide.
+      // Called before stompjs schedules its reconnect: deactivate() cancels it.
+      disconnectedByServer = username ?? 'this anonymous session';
+      void client.deactivate();
+      setState('disconnected');
+      return;
+    }
     // 1000 normal, 1001 going away, 1005 no status (e.g. our own close()).
     const unremarkable = evt.code === 1000 || evt.code === 1001 || evt.code === 1005;
     if (!restarting && !stompErrorOnThisSocket && (evt.reason || !unremarkable)) {
@@ -406,6 +452,7 @@ function renderChat(list: HTMLUListElement, testId: string, m: IMessage, direct 
 /** Reconnect on purpose (new identity or renewed token). */
 async function restart(): Promise<void> {
   restarting = true;
+  disconnectedByServer = null;
   if (state !== 'disconnected') setState('reconnecting');
   try {
     await client.deactivate();
@@ -436,6 +483,118 @@ function publish(destination: string, body: unknown): boolean {
 }
 
 // ---------------------------------------------------------------------------
+// Who is online (polls GET /api/demo/online while signed in)
+// ---------------------------------------------------------------------------
+
+async function pollOnline(): Promise<void> {
+  const asked = username;
+  if (!asked || onlineFetching) return;
+  onlineFetching = true;
+  try {
+    online = await fetchOnline(ONLINE_TIMEOUT_MS);
+    onlineError = null;
+  } catch (e) {
+    onlineError = describe(e);
+  } finally {
+    onlineFetching = false;
+  }
+  if (username !== asked) online = null; // signed out or switched meanwhile
+  renderOnline();
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function renderOnline(): void {
+  if (!username) {
+    ui.onlineSummary.textContent = 'Sign in to see who is online.';
+    ui.online.hidden = true;
+    ui.online.replaceChildren();
+    ui.onlineOutcome.hidden = true;
+    onlineRendered = '';
+    return;
+  }
+  const failed = onlineError ? `Who is online could not be read (${onlineError}); retrying.` : '';
+  if (!online) {
+    ui.onlineSummary.textContent = failed || 'Asking who is online…';
+    return;
+  }
+  ui.onlineSummary.textContent =
+    (online.total === 0 ? 'No users online.' : `${plural(online.total, 'user', 'users')} online.`) +
+    (failed ? ` ${failed}` : '');
+  ui.online.hidden = false;
+  const admin = username === ADMIN_USER;
+  const key = JSON.stringify([username, admin, online.users, online.more]);
+  if (key === onlineRendered) return; // unchanged: keep the buttons under the pointer
+  onlineRendered = key;
+  const rows = online.users.map((u) => {
+    const li = document.createElement('li');
+    li.dataset.testid = 'online-user';
+    li.dataset.user = u.user;
+    li.dataset.sessions = String(u.sessions);
+    li.dataset.nodes = u.nodes.join(',');
+    if (u.user === username) li.classList.add('me');
+    const name = document.createElement('span');
+    name.className = 'main';
+    name.dataset.testid = 'online-name';
+    name.textContent = u.user;
+    const sessions = document.createElement('span');
+    sessions.dataset.testid = 'online-sessions';
+    sessions.textContent = plural(u.sessions, 'session', 'sessions');
+    const nodes = document.createElement('span');
+    nodes.dataset.testid = 'online-nodes';
+    nodes.textContent = u.nodes.join(', ');
+    const meta = document.createElement('span');
+    meta.className = 'meta';
+    meta.append(sessions, ' on ', nodes);
+    li.append(name, meta);
+    if (admin) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary compact';
+      button.dataset.testid = 'disconnect';
+      button.textContent = 'disconnect';
+      button.title = `End every session of ${u.user} on every node`;
+      li.append(button);
+    }
+    return li;
+  });
+  if (online.more > 0) {
+    const more = document.createElement('li');
+    more.dataset.testid = 'online-more';
+    more.className = 'more';
+    more.textContent = `+${online.more} more`;
+    rows.push(more);
+  }
+  ui.online.replaceChildren(...rows);
+}
+
+function showOutcome(text: string, ok: boolean): void {
+  ui.onlineOutcome.hidden = false;
+  ui.onlineOutcome.dataset.outcome = ok ? 'ok' : 'failed';
+  ui.onlineOutcome.textContent = text;
+}
+
+/** Admin only: DELETE /api/users/{user}/sessions with this tab's (admin) token. */
+async function disconnect(user: string, button: HTMLButtonElement): Promise<void> {
+  if (!token) {
+    showOutcome(`Could not disconnect ${user}: this tab has no token yet.`, false);
+    return;
+  }
+  button.disabled = true;
+  try {
+    const { id } = await disconnectUser(user, token.value);
+    showOutcome(`Asked every node to disconnect ${user} (request ${id}).`, true);
+    void pollOnline();
+  } catch (e) {
+    showOutcome(`Could not disconnect ${user}: ${describe(e)}`, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Sign in / out
 // ---------------------------------------------------------------------------
 
@@ -446,7 +605,11 @@ async function signIn(name: string): Promise<void> {
     username = name;
     sessionStorage.setItem(USERNAME_KEY, name);
     adoptToken(t);
+    online = null;
+    onlineError = null;
+    ui.onlineOutcome.hidden = true;
     render();
+    void pollOnline();
     await restart();
   } catch (e) {
     showError(`Sign-in failed: ${describe(e)}`);
@@ -459,6 +622,8 @@ async function signOut(): Promise<void> {
   username = null;
   sessionStorage.removeItem(USERNAME_KEY);
   clearToken();
+  online = null;
+  onlineError = null;
   ui.direct.replaceChildren();
   ui.announcements.replaceChildren();
   render();
@@ -513,6 +678,14 @@ ui.announceForm.addEventListener('submit', (e) => {
   if (publish('/app/announce', { text })) ui.announceText.value = '';
 });
 
+ui.reconnect.addEventListener('click', () => void restart());
+
+ui.online.addEventListener('click', (e) => {
+  const button = (e.target as Element).closest<HTMLButtonElement>('[data-testid="disconnect"]');
+  const user = button?.closest<HTMLLIElement>('[data-testid="online-user"]')?.dataset.user;
+  if (button && user) void disconnect(user, button);
+});
+
 ui.errorsClear.addEventListener('click', () => {
   ui.errors.replaceChildren();
   ui.errorsPanel.hidden = true;
@@ -520,6 +693,7 @@ ui.errorsClear.addEventListener('click', () => {
 ui.eventsClear.addEventListener('click', () => ui.events.replaceChildren());
 
 window.setInterval(renderTokenInfo, 1000);
+window.setInterval(() => void pollOnline(), ONLINE_POLL_MS);
 
 // Test hook: lets e2e tests drop the socket, e.g. __stompRelay.client.webSocket?.close().
 declare global {
@@ -529,6 +703,7 @@ declare global {
       readonly state: ConnState;
       readonly node: string | null;
       readonly username: string | null;
+      readonly disconnectedByServer: string | null;
       renewToken: () => Promise<void>;
     };
   }
@@ -543,6 +718,9 @@ window.__stompRelay = {
   },
   get username() {
     return username;
+  },
+  get disconnectedByServer() {
+    return disconnectedByServer;
   },
   renewToken,
 };
@@ -564,6 +742,7 @@ async function start(): Promise<void> {
   }
   setState('connecting');
   client.activate();
+  void pollOnline();
 }
 
 void start();
