@@ -5,9 +5,14 @@ import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.relay.RelayChannels;
@@ -44,34 +49,42 @@ class PresenceConfiguration {
 
 	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";
 
+	/**
+	 * The presence's own connection, from the relay's Redis client: a standalone connection, or a
+	 * cluster connection that routes each command to the master of its key's slot.
+	 */
 	@Bean(destroyMethod = "close")
-	StatefulRedisConnection<String, String> presenceRedisConnection(ObjectProvider<RedisClient> relayRedisClient,
+	StatefulConnection<String, String> presenceRedisConnection(ObjectProvider<AbstractRedisClient> relayRedisClient,
 			StompRelayProperties properties) {
 		if (!properties.relay().enabled()) {
 			throw new StartupCheckException("stomp-relay.presence.enabled needs the relay, but "
 					+ RELAY_ENABLED + " is false.", "Turn the relay on (and point it at Redis), or turn presence off.");
 		}
-		return relayRedisClient.getObject().connect(StringCodec.UTF8);
+		AbstractRedisClient client = relayRedisClient.getObject();
+		return (client instanceof RedisClusterClient cluster) ? cluster.connect(StringCodec.UTF8)
+				: ((RedisClient) client).connect(StringCodec.UTF8);
 	}
 
 	@Bean
-	PresenceStore presenceStore(StatefulRedisConnection<String, String> presenceRedisConnection, RelayChannels keys,
+	PresenceStore presenceStore(StatefulConnection<String, String> presenceRedisConnection, RelayChannels keys,
 			NodeIdentity node, StompRelayProperties properties) {
 		String instance = node.id() + "@" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40, 1L << 41), 36);
-		return new PresenceStore(presenceRedisConnection.async(), keys, instance,
-				properties.presence().nodeTtl().toMillis());
+		RedisClusterAsyncCommands<String, String> commands = (presenceRedisConnection instanceof StatefulRedisClusterConnection<String, String> cluster)
+				? cluster.async() : ((StatefulRedisConnection<String, String>) presenceRedisConnection).async();
+		return new PresenceStore(commands, keys, instance, properties.presence().nodeTtl().toMillis());
 	}
 
 	@Bean
 	ClusterPresence clusterPresence(NodeIdentity node, PresenceStore store, LocalSessionRegistry sessions,
 			ThreadPoolTaskScheduler stompRelayScheduler, StompRelayProperties properties, MeterRegistry registry,
-			StatefulRedisConnection<String, String> presenceRedisConnection) {
+			ObjectProvider<AbstractRedisClient> relayRedisClient) {
 		StompRelayProperties.Limits limits = properties.limits();
 		ClusterPresence presence = new ClusterPresence(node.id(), store, sessions, stompRelayScheduler,
 				properties.presence().nodeTtl(), limits.enabled() ? limits.maxSessionsPerUser() : Integer.MAX_VALUE,
 				registry);
 		sessions.addListener(presence);
-		presenceRedisConnection.addListener(new RedisConnectionStateListener() {
+		// every connection of the client, so a restarted shard of a Redis Cluster counts too
+		relayRedisClient.getObject().addListener(new RedisConnectionStateListener() {
 			@Override
 			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
 				presence.reconnected();
