@@ -1,31 +1,26 @@
 package io.stomprelay.relay;
 
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RedisClusterTestServer;
 import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
-import io.stomprelay.support.TestTokens;
+import io.stomprelay.support.RoundRobinUsers;
+import io.stomprelay.support.RoundRobinUsers.Outcome;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 
+import static io.stomprelay.support.RoundRobinUsers.connected;
+import static io.stomprelay.support.RoundRobinUsers.dropped;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -59,9 +54,7 @@ class ClusterFailoverIT {
 
 	private static RelayNode nodeB;
 
-	private static final List<String> users = new ArrayList<>();
-
-	private static final List<RawStompSocket> sessions = new ArrayList<>();
+	private static RoundRobinUsers users;
 
 	@BeforeAll
 	static void start() {
@@ -69,20 +62,12 @@ class ClusterFailoverIT {
 		redis = cluster.redisCluster();
 		nodeA = cluster.nodeA();
 		nodeB = cluster.nodeB();
-		String run = UUID.randomUUID().toString().substring(0, 8);
-		for (int i = 0; i < USERS; i++) {
-			String user = "failover-" + run + "-" + i;
-			RawStompSocket session = RawStompSocket.connected(nodeB.wsUrl(), TestTokens.valid(user, "user"));
-			sessions.add(session);
-			users.add(user);
-			session.sendFrame("SUBSCRIBE", "", "id:failover", "destination:" + QUEUE, "receipt:ready");
-		}
-		sessions.forEach(session -> session.awaitFrame("RECEIPT", Duration.ofSeconds(10)));
+		users = RoundRobinUsers.connect(nodeB, USERS, "failover", QUEUE);
 	}
 
 	@AfterAll
 	static void stop() {
-		sessions.forEach(RawStompSocket::close);
+		users.close();
 		cluster.close();
 	}
 
@@ -90,17 +75,17 @@ class ClusterFailoverIT {
 	void deliveryResumesWithinFiveSecondsOfThePromotionNothingTwiceAndEveryLossCounted() throws Exception {
 		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
 		RelayChannels channels = nodeB.bean(RelayChannels.class);
-		String watchedChannel = channels.userChannel(users.get(0));
+		String watchedChannel = channels.userChannel(users.names().get(0));
 		awaitHealthy();
 		double droppedBefore = dropped(nodeA) + dropped(nodeB);
-		RawStompSocket watched = sessions.get(0);
+		RawStompSocket watched = users.sessions().get(0);
 
 		ScheduledExecutorService publisher = Executors.newSingleThreadScheduledExecutor();
 		AtomicLong sent = new AtomicLong();
 		long resumeMillis;
 		int killed;
 		try {
-			ScheduledFuture<?> publishing = publishRoundRobin(publisher, template, "f-", sent);
+			ScheduledFuture<?> publishing = users.publishRoundRobin(publisher, template, "f-", sent, PER_TICK, TICK_MILLIS);
 			await().atMost(Duration.ofSeconds(10)).until(() -> watched.messages(QUEUE).size() >= 20);
 
 			killed = redis.killMasterOf(watchedChannel);
@@ -122,25 +107,25 @@ class ClusterFailoverIT {
 		finally {
 			publisher.shutdownNow();
 		}
-		awaitQuiet(ClusterFailoverIT::totalFrames, Duration.ofSeconds(1), Duration.ofSeconds(20));
+		users.awaitQuiet(Duration.ofSeconds(1), Duration.ofSeconds(20));
 
-		Outcome outcome = outcome("f-");
-		long lost = sent.get() - outcome.distinct;
+		Outcome outcome = users.outcome("f-");
+		long lost = sent.get() - outcome.distinct();
 		long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
 		System.out.printf("cluster failover: sent %d, received %d, lost %d, counted %d, duplicates %d, "
-				+ "sessions out of order %d, moved subscriptions %d, strays %d%n", sent.get(), outcome.distinct, lost,
-				counted, outcome.duplicates, outcome.outOfOrder, bus(nodeB).resubscriptions(), bus(nodeB).strays());
+				+ "sessions out of order %d, moved subscriptions %d, strays %d%n", sent.get(), outcome.distinct(), lost,
+				counted, outcome.duplicates(), outcome.outOfOrder(), bus(nodeB).resubscriptions(), bus(nodeB).strays());
 		redis.restart(killed);
 		assertThat(resumeMillis).as("resume time after the promotion, ms").isLessThanOrEqualTo(RESUME_LIMIT.toMillis());
-		assertThat(outcome.duplicates).as("duplicates").isZero();
-		assertThat(outcome.outOfOrder).as("sessions that got their messages out of order").isZero();
+		assertThat(outcome.duplicates()).as("duplicates").isZero();
+		assertThat(outcome.outOfOrder()).as("sessions that got their messages out of order").isZero();
 		assertThat(lost).as("lost (sent - received) vs counted drops").isEqualTo(counted);
 	}
 
 	@Test
 	void aKilledMasterThatComesBackAsAReplicaDeliversNothingTwice() throws Exception {
 		awaitHealthy();
-		String channel = nodeB.bean(RelayChannels.class).userChannel(users.get(1));
+		String channel = nodeB.bean(RelayChannels.class).userChannel(users.names().get(1));
 		int killed = redis.killMasterOf(channel);
 		redis.awaitPromotion(killed, channel, Duration.ofSeconds(20));
 		redis.restart(killed);
@@ -150,28 +135,16 @@ class ClusterFailoverIT {
 		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
 
 		for (int i = 0; i < 10 * USERS; i++) {
-			template.convertAndSendToUser(users.get(i % USERS), "/queue/failover", "r-" + i);
+			template.convertAndSendToUser(users.names().get(i % USERS), "/queue/failover", "r-" + i);
 		}
 
-		await().atMost(Duration.ofSeconds(10)).until(() -> outcome("r-").distinct == 10 * USERS);
+		await().atMost(Duration.ofSeconds(10)).until(() -> users.outcome("r-").distinct() == 10 * USERS);
 		await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
-			Outcome outcome = outcome("r-");
-			assertThat(outcome.duplicates).isZero();
-			assertThat(outcome.outOfOrder).isZero();
+			Outcome outcome = users.outcome("r-");
+			assertThat(outcome.duplicates()).isZero();
+			assertThat(outcome.outOfOrder()).isZero();
 		});
 		assertThat(dropped(nodeA) + dropped(nodeB)).isEqualTo(droppedBefore);
-	}
-
-	/** Sends {@code PER_TICK} messages every {@code TICK_MILLIS}, round robin, bodies {@code <prefix><seq>}. */
-	private static ScheduledFuture<?> publishRoundRobin(ScheduledExecutorService publisher,
-			SimpMessagingTemplate template, String prefix, AtomicLong sent) {
-		return publisher.scheduleAtFixedRate(() -> {
-			for (int i = 0; i < PER_TICK; i++) {
-				long seq = sent.get();
-				template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/failover", prefix + seq);
-				sent.incrementAndGet();
-			}
-		}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
 	}
 
 	/** Both nodes connected and node B (only) subscribed to every user's channel on its shard. */
@@ -179,69 +152,11 @@ class ClusterFailoverIT {
 		RelayChannels channels = nodeB.bean(RelayChannels.class);
 		await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> redis.isHealthy() && connected(nodeA) == 1
 				&& connected(nodeB) == 1
-				&& users.stream().allMatch(user -> redis.shardSubscribers(channels.userChannel(user)) == 1));
-	}
-
-	private static Outcome outcome(String prefix) {
-		Set<Long> distinct = new HashSet<>();
-		long total = 0;
-		int outOfOrder = 0;
-		for (RawStompSocket session : sessions) {
-			long last = -1;
-			boolean ordered = true;
-			for (String body : session.messages(QUEUE)) {
-				if (!body.startsWith(prefix)) {
-					continue;
-				}
-				long seq = Long.parseLong(body.substring(prefix.length()));
-				total++;
-				distinct.add(seq);
-				ordered &= seq > last;
-				last = seq;
-			}
-			if (!ordered) {
-				outOfOrder++;
-			}
-		}
-		return new Outcome(distinct.size(), total - distinct.size(), outOfOrder);
-	}
-
-	/** Waits until a count has not changed for {@code quiet}. */
-	private static void awaitQuiet(LongSupplier count, Duration quiet, Duration atMost) {
-		AtomicLong last = new AtomicLong(count.getAsLong());
-		AtomicLong since = new AtomicLong(System.nanoTime());
-		await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() -> {
-			long now = count.getAsLong();
-			if (now != last.getAndSet(now)) {
-				since.set(System.nanoTime());
-				return false;
-			}
-			return System.nanoTime() - since.get() >= quiet.toNanos();
-		});
-	}
-
-	private static long totalFrames() {
-		return sessions.stream().mapToLong(RawStompSocket::frameCount).sum();
+				&& users.names().stream().allMatch(user -> redis.shardSubscribers(channels.userChannel(user)) == 1));
 	}
 
 	private static RedisClusterRelayBus bus(RelayNode node) {
 		return node.bean(RedisClusterRelayBus.class);
-	}
-
-	private static double dropped(RelayNode node) {
-		return node.bean(MeterRegistry.class)
-			.find("stomp.relay.dropped")
-			.counters()
-			.stream()
-			.mapToDouble(Counter::count)
-			.sum();
-	}
-
-	private static double connected(RelayNode node) {
-		return node.bean(MeterRegistry.class).get("stomp.relay.redis.connected").gauge().value();
-	}
-
-	private record Outcome(long distinct, long duplicates, int outOfOrder) {
 	}
 
 }

@@ -10,8 +10,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RedisSentinelTestServer;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
@@ -22,6 +20,7 @@ import org.junit.jupiter.api.Test;
 
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 
+import static io.stomprelay.support.RoundRobinUsers.dropped;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -109,15 +108,6 @@ class SentinelFailoverIT {
 			assertThat(received).doesNotHaveDuplicates();
 			assertThat(lost).as("lost (sent - received) vs counted drops").isEqualTo(counted);
 		}
-	}
-
-	private static double dropped(RelayNode node) {
-		return node.bean(MeterRegistry.class)
-			.find("stomp.relay.dropped")
-			.counters()
-			.stream()
-			.mapToDouble(Counter::count)
-			.sum();
 	}
 
 }
