@@ -31,7 +31,8 @@ import static org.awaitility.Awaitility.await;
  * promoted by the cluster. Delivery to that user must resume within 5 s of the promotion (the time is
  * printed), with no message delivered twice and every message lost counted as a drop by one of the
  * nodes. Then the killed node comes back, as a replica of the promoted one, and every message is
- * still delivered exactly once.
+ * still delivered exactly once. And a slot moved to another master (a resharding) has its channels
+ * subscribed there, by the relay itself.
  */
 class ClusterFailoverIT {
 
@@ -145,6 +146,32 @@ class ClusterFailoverIT {
 			assertThat(outcome.outOfOrder()).isZero();
 		});
 		assertThat(dropped(nodeA) + dropped(nodeB)).isEqualTo(droppedBefore);
+	}
+
+	@Test
+	void aChannelWhoseSlotMovesToAnotherMasterIsSubscribedThereByItself() {
+		awaitHealthy();
+		String user = users.names().get(2);
+		String channel = nodeB.bean(RelayChannels.class).userChannel(user);
+		int before = redis.masterPortOf(channel);
+
+		long movedAt = System.nanoTime();
+		int after = redis.moveSlotOf(channel);
+		await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+			.until(() -> redis.shardSubscribers(channel) == 1);
+		System.out.printf("slot move: channel re-subscribed on its new master %d ms after the move began%n",
+				TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - movedAt));
+
+		assertThat(after).isNotEqualTo(before);
+		assertThat(redis.shardChannels(before)).doesNotContain(channel);
+		assertThat(bus(nodeB).assignments()).containsEntry(channel, "127.0.0.1:" + after);
+		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+		for (int i = 0; i < 20; i++) {
+			template.convertAndSendToUser(user, "/queue/failover", "m-" + i);
+		}
+		await().atMost(Duration.ofSeconds(5)).until(() -> users.outcome("m-").distinct() == 20);
+		await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3))
+			.untilAsserted(() -> assertThat(users.outcome("m-").duplicates()).isZero());
 	}
 
 	/** Both nodes connected and node B (only) subscribed to every user's channel on its shard. */

@@ -194,6 +194,37 @@ public final class RedisClusterTestServer implements AutoCloseable {
 		return masterPortOf(slotOf);
 	}
 
+	/**
+	 * Moves the channel's slot (it holds no keys) to another master, the way a resharding does
+	 * ({@code CLUSTER SETSLOT IMPORTING / MIGRATING / NODE}); returns once every running node agrees.
+	 * @return the port of the master that owns the slot now
+	 */
+	public int moveSlotOf(String channel) {
+		int slot = SlotHash.getSlot(channel);
+		Partitions topology = topology();
+		RedisClusterNode from = topology.getMasterBySlot(slot);
+		RedisClusterNode to = masters(topology).stream()
+			.filter(master -> !master.getNodeId().equals(from.getNodeId()))
+			.findFirst()
+			.orElseThrow();
+		int fromPort = from.getUri().getPort();
+		int toPort = to.getUri().getPort();
+		on(toPort, redis -> redis.clusterSetSlotImporting(slot, from.getNodeId()));
+		on(fromPort, redis -> redis.clusterSetSlotMigrating(slot, to.getNodeId()));
+		on(toPort, redis -> redis.clusterSetSlotNode(slot, to.getNodeId()));
+		on(fromPort, redis -> redis.clusterSetSlotNode(slot, to.getNodeId()));
+		for (RedisClusterNode master : masters(topology)) {
+			int port = master.getUri().getPort();
+			if (port != fromPort && port != toPort) {
+				on(port, redis -> redis.clusterSetSlotNode(slot, to.getNodeId()));
+			}
+		}
+		await().atMost(FORMED).pollInterval(Duration.ofMillis(25)).until(() -> this.nodes.stream()
+			.filter(RedisProcess::isRunning)
+			.allMatch(node -> parse(node.port()).getMasterBySlot(slot).getUri().getPort() == toPort));
+		return toPort;
+	}
+
 	/** Starts a killed node again on its port; it rejoins the cluster (as a replica after a failover). */
 	public void restart(int port) {
 		process(port).start();
