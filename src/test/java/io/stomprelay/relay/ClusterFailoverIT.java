@@ -149,6 +149,40 @@ class ClusterFailoverIT {
 	}
 
 	@Test
+	void aGracefulFailoverUnderTrafficDeliversNothingTwiceAndCountsEveryLoss() throws Exception {
+		awaitHealthy();
+		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+		String channel = nodeB.bean(RelayChannels.class).userChannel(users.names().get(3));
+		double droppedBefore = dropped(nodeA) + dropped(nodeB);
+		ScheduledExecutorService publisher = Executors.newSingleThreadScheduledExecutor();
+		AtomicLong sent = new AtomicLong();
+		try {
+			ScheduledFuture<?> publishing = users.publishRoundRobin(publisher, template, "g-", sent, PER_TICK, TICK_MILLIS);
+			await().atMost(Duration.ofSeconds(10)).until(() -> sent.get() >= 1_000);
+			int demoted = redis.failOverShardOf(channel);
+			int promoted = redis.awaitPromotion(demoted, channel, Duration.ofSeconds(20));
+			System.out.printf("graceful failover: :%d promoted, :%d demoted and still running%n", promoted, demoted);
+			long promotedAt = sent.get();
+			await().atMost(Duration.ofSeconds(10)).until(() -> sent.get() >= promotedAt + 3_000);
+			publisher.submit(() -> publishing.cancel(false)).get(5, TimeUnit.SECONDS);
+			assertThat(bus(nodeB).assignments()).containsEntry(channel, "127.0.0.1:" + promoted);
+		}
+		finally {
+			publisher.shutdownNow();
+		}
+		users.awaitQuiet(Duration.ofSeconds(1), Duration.ofSeconds(20));
+
+		Outcome outcome = users.outcome("g-");
+		long lost = sent.get() - outcome.distinct();
+		long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
+		System.out.printf("graceful failover: sent %d, received %d, lost %d, counted %d, duplicates %d, strays %d%n",
+				sent.get(), outcome.distinct(), lost, counted, outcome.duplicates(), bus(nodeB).strays());
+		assertThat(outcome.duplicates()).as("duplicates").isZero();
+		assertThat(outcome.outOfOrder()).as("sessions that got their messages out of order").isZero();
+		assertThat(lost).as("lost (sent - received) vs counted drops").isEqualTo(counted);
+	}
+
+	@Test
 	void aChannelWhoseSlotMovesToAnotherMasterIsSubscribedThereByItself() {
 		awaitHealthy();
 		String user = users.names().get(2);

@@ -170,6 +170,23 @@ public final class RedisClusterTestServer implements AutoCloseable {
 	}
 
 	/**
+	 * Fails the channel's shard over gracefully: {@code CLUSTER FAILOVER} on its master's replica,
+	 * which becomes the master while the old master, still running, becomes its replica.
+	 * @return the old master's port, for {@link #awaitPromotion}
+	 */
+	public int failOverShardOf(String channel) {
+		int slot = SlotHash.getSlot(channel);
+		Partitions topology = topology();
+		RedisClusterNode master = topology.getMasterBySlot(slot);
+		RedisClusterNode replica = topology.stream()
+			.filter(node -> master.getNodeId().equals(node.getSlaveOf()) && isLive(node))
+			.findFirst()
+			.orElseThrow(() -> new IllegalStateException("the master of " + channel + " has no live replica"));
+		on(replica.getUri().getPort(), redis -> redis.clusterFailover(false));
+		return master.getUri().getPort();
+	}
+
+	/**
 	 * Waits until the live nodes agree that another node is master of the slots the killed master
 	 * owned, and the cluster says {@code cluster_state:ok}.
 	 * @param killedPort as returned by {@link #killMasterOf}
