@@ -239,6 +239,15 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 	}
 
 	private void ping() {
+		try {
+			pingAll();
+		}
+		catch (RuntimeException ex) {
+			logger.debug("PING round failed: {}", ex.getClass().getSimpleName());
+		}
+	}
+
+	private void pingAll() {
 		for (RedisClusterNode master : masters()) {
 			String key = key(master);
 			this.publisher.getConnectionAsync(master.getUri().getHost(), master.getUri().getPort())
@@ -276,6 +285,18 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 		if (this.closing) {
 			return;
 		}
+		try {
+			reconcileNow();
+		}
+		catch (RuntimeException ex) {
+			// the audit must keep running: a scheduled task that throws is never run again
+			logger.warn("Node {}: re-subscribing relay channels failed ({}); trying again", this.nodeId,
+					ex.getClass().getSimpleName());
+			scheduleReconcile(RECONCILE_RETRY);
+		}
+	}
+
+	private void reconcileNow() {
 		Set<String> wanted = new HashSet<>(this.wantedChannels.get());
 		wanted.addAll(this.pinned);
 		int moved = 0;
@@ -320,8 +341,14 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 	}
 
 	private CompletableFuture<Void> send(String channel, Subscription subscription, RedisClusterNode master) {
-		return shard(master).connection
-			.thenCompose(connection -> connection.async().ssubscribe(bytes(channel)).toCompletableFuture())
+		CompletableFuture<StatefulRedisPubSubConnection<byte[], byte[]>> shard;
+		try {
+			shard = shard(master).connection;
+		}
+		catch (RuntimeException ex) {
+			shard = CompletableFuture.failedFuture(ex);
+		}
+		return shard.thenCompose(connection -> connection.async().ssubscribe(bytes(channel)).toCompletableFuture())
 			.whenComplete((done, failure) -> {
 				if (failure == null) {
 					subscription.confirm();
