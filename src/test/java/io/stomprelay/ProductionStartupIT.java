@@ -90,12 +90,8 @@ class ProductionStartupIT {
 	 */
 	private static void runUntilStarted(Consumer<String> whileRunning, String... args)
 			throws IOException, InterruptedException {
-		assertThat(JAR).as("the packaged jar (run by 'mvn verify' after 'package')").exists();
-		List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-				"-jar", JAR.toString(), "--server.port=0"));
-		command.addAll(List.of(args));
 		Path log = Files.createTempFile("startup", ".log");
-		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+		Process process = launch(log, args);
 		try {
 			await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
 				String output = Files.readString(log, StandardCharsets.UTF_8);
@@ -115,17 +111,22 @@ class ProductionStartupIT {
 	}
 
 	private static Result run(String... args) throws IOException, InterruptedException {
-		assertThat(JAR).as("the packaged jar (run by 'mvn verify' after 'package')").exists();
-		List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-				"-jar", JAR.toString(), "--server.port=0"));
-		command.addAll(List.of(args));
 		Path log = Files.createTempFile("startup", ".log");
-		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+		Process process = launch(log, args);
 		if (!process.waitFor(60, TimeUnit.SECONDS)) {
 			process.destroyForcibly();
 			throw new AssertionError("the node neither started nor failed within 60 s");
 		}
 		return new Result(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+	}
+
+	/** Starts the jar on a free port with {@code args}, its output going to {@code log}. */
+	private static Process launch(Path log, String... args) throws IOException {
+		assertThat(JAR).as("the packaged jar (run by 'mvn verify' after 'package')").exists();
+		List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+				"-jar", JAR.toString(), "--server.port=0"));
+		command.addAll(List.of(args));
+		return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
 	}
 
 	private record Result(int exitCode, String output) {
