@@ -84,25 +84,6 @@ class RemoteDeliveryTest {
 	}
 
 	@Test
-	void anEnvelopeThatArrivesTwiceIsDeliveredOnceAndCountedAsADuplicate() {
-		String channel = "t:user:alice";
-		ReceiveGaps gaps = new ReceiveGaps();
-		gaps.open(channel);
-		RemoteDelivery delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, gaps);
-		byte[] envelope = this.codec.encode(new RelayEnvelope("node-b", "m-d", MessageKind.USER, "alice",
-				"/user/alice/queue/x", System.currentTimeMillis(), null, Map.of(), new byte[] { 1 }));
-		new PublishSequences(Duration.ofMinutes(1)).publish(channel, envelope,
-				bytes -> java.util.concurrent.CompletableFuture.completedFuture(1L));
-
-		delivery.onMessage(channel, envelope);
-		delivery.onMessage(channel, envelope);
-
-		await().atMost(WAIT).until(() -> this.registry.get("stomp.relay.duplicates").counter().count() == 1);
-		await().during(Duration.ofMillis(300)).atMost(WAIT).until(() -> this.delivered.size() == 1);
-		assertThat(counter("stomp.relay.dropped", "reason", "missed")).isZero();
-	}
-
-	@Test
 	void anAuthenticatedEnvelopeIsDeliveredMarkedForTheAuthenticatedAudience() {
 		RelayEnvelope envelope = new RelayEnvelope("node-b", "m-2", MessageKind.AUTHENTICATED, null, "/topic/news",
 				System.currentTimeMillis(), null, Map.of(), new byte[] { 7 });
