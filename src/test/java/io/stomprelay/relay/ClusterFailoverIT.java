@@ -30,8 +30,9 @@ import static org.awaitility.Awaitility.await;
  * 1,000 messages/s; the master that owns the first user's channel is killed (SIGKILL) and its replica
  * promoted by the cluster. Delivery to that user must resume within 5 s of the promotion (the time is
  * printed), with no message delivered twice and every message lost counted as a drop by one of the
- * nodes. Then the killed node comes back, as a replica of the promoted one, and every message is
- * still delivered exactly once. And a slot moved to another master (a resharding) has its channels
+ * nodes. A node whose shard has no master shows the relay {@code DOWN} (health and
+ * {@code stomp_relay_redis_connected}) until the promotion. Then the killed node comes back, as a
+ * replica of the promoted one, and every message is still delivered exactly once. And a slot moved to another master (a resharding) has its channels
  * subscribed there, by the relay itself.
  */
 class ClusterFailoverIT {
@@ -128,7 +129,10 @@ class ClusterFailoverIT {
 		awaitHealthy();
 		String channel = nodeB.bean(RelayChannels.class).userChannel(users.names().get(1));
 		int killed = redis.killMasterOf(channel);
+		await().atMost(Duration.ofSeconds(5)).until(() -> connected(nodeB) == 0);
+		assertThat(nodeB.bean(RelayHealthIndicator.class).health().getStatus().getCode()).isEqualTo("DOWN");
 		redis.awaitPromotion(killed, channel, Duration.ofSeconds(20));
+		await().atMost(Duration.ofSeconds(10)).until(() -> connected(nodeB) == 1);
 		redis.restart(killed);
 		await().atMost(Duration.ofSeconds(20)).until(redis::isHealthy);
 		awaitHealthy();
