@@ -8,8 +8,9 @@
 # process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale.
 #
 # Knobs (environment):
-#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale
-#             (scale = 2, 3 and 4 product nodes, Redis inbound traffic per node)
+#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster
+#             (scale = 2, 3 and 4 product nodes, Redis inbound traffic per node; cluster = the two nodes
+#             on a 3-master Redis Cluster with sharded pub/sub, and each shard's share of the commands)
 #   RATES     offered deliveries/s steps, default 2000,5000,10000,20000,30000,40000,50000,60000,80000
 #   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19500)
 #   DEFLATE=1 offers permessage-deflate from the client (off by default)
@@ -21,7 +22,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
-SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale}
+SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster}
 RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000,80000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
@@ -90,7 +91,7 @@ LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 
 PRODUCT_JAR=""
 PRODUCT_START_CLASS=""
-if has stomp-relay || has stomp-relay-norelay || has memory || has scale; then
+if has stomp-relay || has stomp-relay-norelay || has memory || has scale || has cluster; then
   say "building the product from a copy of $REPO_DIR"
   mkdir -p "$WORK_DIR/product"
   tar -C "$REPO_DIR" --exclude=./target --exclude=node_modules --exclude=./bench --exclude=./.git \
@@ -318,6 +319,69 @@ bench_scale() {
   say "scale: done in $(($(date +%s) - t0)) s"
 }
 
+# cluster: the stomp-relay system's two nodes and workloads on a Redis Cluster of three masters (no
+# replicas), through --spring.data.redis.cluster.nodes: the relay uses SPUBLISH / SSUBSCRIBE, each
+# channel on the master that owns its slot. The user and topic workloads run one after the other;
+# after each, every master's calls of SPUBLISH, SSUBSCRIBE and PUBLISH since the previous snapshot
+# (INFO commandstats) go to the results as phase "shard-share".
+cluster_commands() { # port -> "spublish ssubscribe publish" calls so far
+  local stats
+  stats=$(redis-cli -p "$1" info commandstats | tr -d '\r')
+  for c in spublish ssubscribe publish; do
+    sed -n "s/^cmdstat_$c:calls=\([0-9]*\),.*/\1/p" <<<"$stats" | grep . || echo 0
+  done | tr '\n' ' '
+}
+
+bench_cluster() {
+  local i p dir ok=0 nodes="" pids="" pa pb pida pidb workload ports=() before=() after
+  for i in 0 1 2; do
+    p=$(free_port); ports[i]=$p; dir="$WORK_DIR/cluster-$p"; mkdir -p "$dir"
+    note_cmd redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+      --dir "$dir" --save "''" --appendonly no
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --dir "$dir" \
+      --save '' --appendonly no --daemonize no --logfile "$LOG_DIR/redis-cluster-$p.log" &
+    STARTED_PIDS+=("$!"); pids+="${pids:+,}shard$i=$!"
+    wait_port 127.0.0.1 "$p" 20
+    nodes+="${nodes:+,}127.0.0.1:$p"
+  done
+  record redis-cli --cluster create "127.0.0.1:${ports[0]}" "127.0.0.1:${ports[1]}" "127.0.0.1:${ports[2]}" \
+    --cluster-replicas 0 --cluster-yes >"$LOG_DIR/redis-cluster-create.out" 2>&1
+  for _ in $(seq 1 100); do
+    ok=1
+    for p in "${ports[@]}"; do redis-cli -p "$p" cluster info | grep -q cluster_state:ok || ok=0; done
+    [ "$ok" = 1 ] && break
+    sleep 0.2
+  done
+  pa=$(free_port); pb=$(free_port)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  local args=(--spring.data.redis.cluster.nodes="$nodes" --stomp-relay.auth.jwt.secret="$SECRET"
+    --stomp-relay.loadtest.enabled=true)
+  launch_java cl-a "$pa" "$PRODUCT_JAR" "${args[@]}" --stomp-relay.node-id=a; pida=$JAVA_PID
+  launch_java cl-b "$pb" "$PRODUCT_JAR" "${args[@]}" --stomp-relay.node-id=b; pidb=$JAVA_PID
+  if [ "$ok" = 1 ] && await_port cl-a "$pa" && await_port cl-b "$pb"; then
+    for i in 0 1 2; do before[i]=$(cluster_commands "${ports[i]}"); done
+    for workload in user topic; do
+      run_generator stomp-relay-cluster stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
+        "a=$pida,b=$pidb,$pids" --workloads "$workload"
+      for i in 0 1 2; do
+        after=$(cluster_commands "${ports[i]}")
+        python3 - "$workload" "$i" "${before[i]}" "$after" >>"$RESULTS" <<'PY'
+import json, sys
+workload, shard, before, after = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+d = [int(a) - int(b) for a, b in zip(after, before)]
+print(json.dumps({"system": "stomp-relay-cluster", "phase": "shard-share", "workload": workload, "shard": shard,
+                  "spublish": d[0], "ssubscribe": d[1], "publish": d[2]}))
+PY
+        before[i]=$after
+      done
+    done
+  else
+    echo '{"system":"stomp-relay-cluster","phase":"error","error":"the cluster or its nodes did not start"}' >>"$RESULTS"
+  fi
+  unset JAVA_MAIN
+  stop_all
+}
+
 # ------------------------------------------------------------------ run
 if [ -n "$PRODUCT_JAR" ]; then
   has stomp-relay && bench_stomp_relay
@@ -329,6 +393,7 @@ has redis-benchmark && bench_redis_benchmark
 if [ -n "$PRODUCT_JAR" ]; then
   if has memory; then bench_memory stomp-relay "$MEM_STAGES"; fi
   if has scale; then bench_scale; fi
+  if has cluster; then bench_cluster; fi
 fi
 
 say "results: $RESULTS"

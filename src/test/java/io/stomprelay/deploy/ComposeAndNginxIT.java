@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
 
+import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
 import org.springframework.core.env.StandardEnvironment;
@@ -39,7 +40,8 @@ import static org.awaitility.Awaitility.await;
  * from the environment, no demo token endpoint, health details for admins only), and the real nginx
  * config, pointed at two real test nodes run with the compose file's management settings, carries
  * STOMP over WebSocket with no stickiness so a user's sessions through it get their messages across
- * nodes, and refuses the actuator.
+ * nodes, and refuses the actuator. The optional {@code docker-compose.cluster.yml} (profile
+ * {@code cluster}) puts the same nodes on a 3-master Redis Cluster.
  */
 class ComposeAndNginxIT {
 
@@ -64,6 +66,37 @@ class ComposeAndNginxIT {
 		assertThat((List<String>) services.get("nginx").get("ports")).containsExactly("8080:80");
 		assertThat((List<String>) services.get("nginx").get("volumes"))
 			.containsExactly("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro");
+	}
+
+	@Test
+	@SuppressWarnings("unchecked")
+	void theClusterProfileRunsTheSameNodesOnAThreeMasterRedisCluster() throws IOException {
+		Map<String, Object> compose = new Yaml().load(Files.readString(Path.of("docker-compose.cluster.yml")));
+		Map<String, Map<String, Object>> services = (Map<String, Map<String, Object>>) compose.get("services");
+		List<String> shards = List.of("redis-shard-1", "redis-shard-2", "redis-shard-3");
+		for (String shard : shards) {
+			Map<String, Object> service = services.get(shard);
+			assertThat((String) service.get("image")).startsWith("redis:7");
+			assertThat((List<String>) service.get("profiles")).containsExactly("cluster");
+			assertThat(String.join(" ", (List<String>) service.get("command"))).contains("--cluster-enabled yes");
+		}
+		Map<String, Object> init = services.get("redis-cluster-init");
+		assertThat((List<String>) init.get("profiles")).containsExactly("cluster");
+		assertThat(String.join(" ", (List<String>) init.get("command"))).contains("redis-cli --cluster create")
+			.contains("getent hosts redis-shard-1").contains("getent hosts redis-shard-2")
+			.contains("getent hosts redis-shard-3").contains("--cluster-replicas 0");
+		for (String node : List.of("node-1", "node-2", "node-3")) {
+			Map<String, String> environment = new HashMap<>();
+			((Map<String, Object>) services.get(node).get("environment"))
+				.forEach((name, value) -> environment.put(name, String.valueOf(value)));
+			assertThat(binder(environment).bind("spring.data.redis.cluster.nodes", Bindable.listOf(String.class)).get())
+				.as("cluster nodes of %s", node)
+				.containsExactly("redis-shard-1:6379", "redis-shard-2:6379", "redis-shard-3:6379");
+			assertThat((List<String>) services.get(node).get("depends_on")).containsExactly("redis-cluster-init");
+		}
+		Map<String, Object> base = new Yaml().load(Files.readString(Path.of("docker-compose.yml")));
+		assertThat((Map<String, Object>) base.get("services")).as("the default stays on one Redis")
+			.doesNotContainKeys(shards.toArray(String[]::new));
 	}
 
 	@Test

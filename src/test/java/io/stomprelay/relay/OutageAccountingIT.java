@@ -1,27 +1,23 @@
 package io.stomprelay.relay;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
 import io.lettuce.core.RedisClient;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RedisTestServer;
 import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
-import io.stomprelay.support.TestTokens;
+import io.stomprelay.support.RoundRobinUsers;
+import io.stomprelay.support.RoundRobinUsers.Outcome;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,6 +25,8 @@ import org.junit.jupiter.api.Test;
 
 import org.springframework.messaging.simp.SimpMessagingTemplate;
 
+import static io.stomprelay.support.RoundRobinUsers.connected;
+import static io.stomprelay.support.RoundRobinUsers.dropped;
 import static org.awaitility.Awaitility.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -61,9 +59,7 @@ class OutageAccountingIT {
 
 	private static RelayNode nodeB;
 
-	private static final List<String> users = new ArrayList<>();
-
-	private static final List<RawStompSocket> sessions = new ArrayList<>();
+	private static RoundRobinUsers users;
 
 	@BeforeAll
 	static void start() {
@@ -71,20 +67,12 @@ class OutageAccountingIT {
 		redis = cluster.redis();
 		nodeA = cluster.nodeA();
 		nodeB = cluster.nodeB();
-		String run = UUID.randomUUID().toString().substring(0, 8);
-		for (int i = 0; i < USERS; i++) {
-			String user = "bench-" + run + "-" + i;
-			RawStompSocket session = RawStompSocket.connected(nodeB.wsUrl(), TestTokens.valid(user, "user"));
-			sessions.add(session);
-			users.add(user);
-			session.sendFrame("SUBSCRIBE", "", "id:bench", "destination:" + QUEUE, "receipt:ready");
-		}
-		sessions.forEach(session -> session.awaitFrame("RECEIPT", Duration.ofSeconds(10)));
+		users = RoundRobinUsers.connect(nodeB, USERS, "bench", QUEUE);
 	}
 
 	@AfterAll
 	static void stop() {
-		sessions.forEach(RawStompSocket::close);
+		users.close();
 		cluster.close();
 	}
 
@@ -92,31 +80,31 @@ class OutageAccountingIT {
 	void everyMessageLostWhileRedisIsKilledAndRestartedIsCounted() throws Exception {
 		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
 		RelayChannels channels = nodeB.bean(RelayChannels.class);
-		String[] userChannels = users.stream().map(channels::userChannel).toArray(String[]::new);
+		String[] userChannels = users.names().stream().map(channels::userChannel).toArray(String[]::new);
 		SoftAssertions soft = new SoftAssertions();
 		for (int round = 0; round < ROUNDS; round++) {
 			awaitHealthy(userChannels);
 			double droppedBefore = dropped(nodeA) + dropped(nodeB);
 			double droppedBeforeA = dropped(nodeA);
 			double publishedBefore = published(nodeA);
-			long framesBefore = totalFrames();
+			long framesBefore = users.totalFrames();
 
 			long sent = publishWhileRedisIsKilledAndRestarted(template, round);
 
 			await().atMost(Duration.ofSeconds(15))
 				.until(() -> published(nodeA) - publishedBefore + dropped(nodeA) - droppedBeforeA >= sent);
-			awaitQuiet(OutageAccountingIT::totalFrames, Duration.ofSeconds(1), Duration.ofSeconds(20));
+			users.awaitQuiet(Duration.ofSeconds(1), Duration.ofSeconds(20));
 
-			Outcome outcome = outcome(round, sent);
+			Outcome outcome = users.outcome(round + "-");
 			long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
-			long lost = sent - outcome.distinct;
+			long lost = sent - outcome.distinct();
 			System.out.printf("round %d: sent %d, received %d (frames %d), lost %d, counted %d (node A %d, node B %d),"
-					+ " duplicates %d, sessions out of order %d%n", round, sent, outcome.distinct,
-					totalFrames() - framesBefore, lost, counted, Math.round(dropped(nodeA) - droppedBeforeA),
-					Math.round(counted - (dropped(nodeA) - droppedBeforeA)), outcome.duplicates, outcome.outOfOrder);
+					+ " duplicates %d, sessions out of order %d%n", round, sent, outcome.distinct(),
+					users.totalFrames() - framesBefore, lost, counted, Math.round(dropped(nodeA) - droppedBeforeA),
+					Math.round(counted - (dropped(nodeA) - droppedBeforeA)), outcome.duplicates(), outcome.outOfOrder());
 			soft.assertThat(lost).as("round %d: lost (sent - received) vs counted drops", round).isEqualTo(counted);
-			soft.assertThat(outcome.duplicates).as("round %d: duplicates", round).isZero();
-			soft.assertThat(outcome.outOfOrder).as("round %d: sessions that got their messages out of order", round)
+			soft.assertThat(outcome.duplicates()).as("round %d: duplicates", round).isZero();
+			soft.assertThat(outcome.outOfOrder()).as("round %d: sessions that got their messages out of order", round)
 				.isZero();
 		}
 		soft.assertAll();
@@ -130,17 +118,18 @@ class OutageAccountingIT {
 	@Test
 	void messagesPublishedWhileOnlyTheReceiverReSubscribesAreCountedByTheReceiver() throws Exception {
 		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
-		String[] userChannels = users.stream().map(nodeB.bean(RelayChannels.class)::userChannel).toArray(String[]::new);
+		String[] userChannels = users.names().stream().map(nodeB.bean(RelayChannels.class)::userChannel).toArray(String[]::new);
 		awaitHealthy(userChannels);
 		double droppedBefore = dropped(nodeA) + dropped(nodeB);
 		double missedBefore = missed(nodeB);
-		long framesBefore = totalFrames();
+		long framesBefore = users.totalFrames();
 		String round = "blip";
 		ScheduledExecutorService publisher = Executors.newSingleThreadScheduledExecutor();
 		AtomicLong sent = new AtomicLong();
 		RedisClient admin = RedisClient.create(redis.url());
 		try (var connection = admin.connect()) {
-			ScheduledFuture<?> publishing = publishRoundRobin(publisher, template, round + "-", sent);
+			ScheduledFuture<?> publishing = users.publishRoundRobin(publisher, template, round + "-", sent, PER_TICK,
+					TICK_MILLIS);
 			await().atMost(Duration.ofSeconds(5)).until(() -> sent.get() >= 2_000);
 			String subscriberOfB = connection.sync().clientList().lines()
 				.filter(line -> line.contains("name=stomp-relay:" + nodeB.id() + " ") && !line.contains(" sub=0 "))
@@ -156,37 +145,22 @@ class OutageAccountingIT {
 			publisher.shutdownNow();
 			admin.shutdown();
 		}
-		awaitQuiet(OutageAccountingIT::totalFrames, Duration.ofSeconds(1), Duration.ofSeconds(20));
+		users.awaitQuiet(Duration.ofSeconds(1), Duration.ofSeconds(20));
 
 		long received = distinctReceived(round + "-");
 		long lost = sent.get() - received;
 		long counted = Math.round(dropped(nodeA) + dropped(nodeB) - droppedBefore);
 		System.out.printf("receiver blip: sent %d, received %d (frames %d), lost %d, counted %d (missed on node B %d)%n",
-				sent.get(), received, totalFrames() - framesBefore, lost, counted,
+				sent.get(), received, users.totalFrames() - framesBefore, lost, counted,
 				Math.round(missed(nodeB) - missedBefore));
 		assertThat(lost).isPositive();
 		assertThat(counted).isEqualTo(lost);
 		assertThat(Math.round(missed(nodeB) - missedBefore)).isEqualTo(lost);
 	}
 
-	/**
-	 * Sends {@code PER_TICK} messages every {@code TICK_MILLIS} (about 2,000/s) round robin over the
-	 * users, bodies {@code <prefix><seq>}, counting them in {@code sent}.
-	 */
-	private static ScheduledFuture<?> publishRoundRobin(ScheduledExecutorService publisher,
-			SimpMessagingTemplate template, String prefix, AtomicLong sent) {
-		return publisher.scheduleAtFixedRate(() -> {
-			for (int i = 0; i < PER_TICK; i++) {
-				long seq = sent.get();
-				template.convertAndSendToUser(users.get((int) (seq % USERS)), "/queue/bench", prefix + seq);
-				sent.incrementAndGet();
-			}
-		}, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
-	}
-
 	private static long distinctReceived(String prefix) {
 		Set<String> distinct = new HashSet<>();
-		for (RawStompSocket session : sessions) {
+		for (RawStompSocket session : users.sessions()) {
 			session.messages(QUEUE).stream().filter(body -> body.startsWith(prefix)).forEach(distinct::add);
 		}
 		return distinct.size();
@@ -206,7 +180,8 @@ class OutageAccountingIT {
 		ScheduledExecutorService outage = Executors.newSingleThreadScheduledExecutor();
 		AtomicLong sent = new AtomicLong();
 		try {
-			ScheduledFuture<?> publishing = publishRoundRobin(publisher, template, round + "-", sent);
+			ScheduledFuture<?> publishing = users.publishRoundRobin(publisher, template, round + "-", sent, PER_TICK,
+					TICK_MILLIS);
 			ScheduledFuture<?> kill = outage.schedule(redis::kill, 3, TimeUnit.SECONDS);
 			ScheduledFuture<?> restart = outage.schedule(redis::restart, 6, TimeUnit.SECONDS);
 			// on the publisher's own thread, so no tick runs after it
@@ -241,65 +216,9 @@ class OutageAccountingIT {
 		}
 	}
 
-	private static Outcome outcome(int round, long sent) {
-		String prefix = round + "-";
-		Set<Long> distinct = new HashSet<>();
-		long total = 0;
-		int outOfOrder = 0;
-		for (RawStompSocket session : sessions) {
-			long last = -1;
-			boolean ordered = true;
-			for (String body : session.messages(QUEUE)) {
-				if (!body.startsWith(prefix)) {
-					continue;
-				}
-				long seq = Long.parseLong(body.substring(prefix.length()));
-				total++;
-				distinct.add(seq);
-				if (seq <= last) {
-					ordered = false;
-				}
-				last = seq;
-			}
-			if (!ordered) {
-				outOfOrder++;
-			}
-		}
-		return new Outcome(distinct.size(), total - distinct.size(), outOfOrder);
-	}
-
-	/** Waits until a count has not changed for {@code quiet}. */
-	private static void awaitQuiet(LongSupplier count, Duration quiet, Duration atMost) {
-		AtomicLong last = new AtomicLong(count.getAsLong());
-		AtomicLong since = new AtomicLong(System.nanoTime());
-		await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() -> {
-			long now = count.getAsLong();
-			if (now != last.getAndSet(now)) {
-				since.set(System.nanoTime());
-				return false;
-			}
-			return System.nanoTime() - since.get() >= quiet.toNanos();
-		});
-	}
-
-	private static long totalFrames() {
-		return sessions.stream().mapToLong(RawStompSocket::frameCount).sum();
-	}
-
-	private static double dropped(RelayNode node) {
-		return node.bean(MeterRegistry.class).find("stomp.relay.dropped").counters().stream()
-			.mapToDouble(Counter::count).sum();
-	}
-
 	private static double published(RelayNode node) {
 		return node.bean(MeterRegistry.class).get("stomp.relay.published").tag("kind", "user").counter().count();
 	}
 
-	private static double connected(RelayNode node) {
-		return node.bean(MeterRegistry.class).get("stomp.relay.redis.connected").gauge().value();
-	}
-
-	private record Outcome(long distinct, long duplicates, int outOfOrder) {
-	}
 
 }

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.stream.IntStream;
 
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.stomprelay.support.RelayCluster;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
@@ -33,31 +31,28 @@ class TwoNodeRelayIT {
 
 	private static final Duration QUIET = Duration.ofMillis(800);
 
-	private static RelayCluster cluster;
+	static RelayCluster cluster;
 
-	private static RelayNode nodeA;
+	static RelayNode nodeA;
 
-	private static RelayNode nodeB;
-
-	private static RedisClient inspector;
-
-	private static StatefulRedisConnection<String, String> inspection;
+	static RelayNode nodeB;
 
 	private final List<StompTestClient> clients = new ArrayList<>();
 
 	@BeforeAll
 	static void startCluster() {
-		cluster = RelayCluster.start("node", OnlyMeTestController.class);
+		use(RelayCluster.start("node", OnlyMeTestController.class));
+	}
+
+	/** Runs the suite on these nodes (a subclass starts them on another kind of Redis). */
+	static void use(RelayCluster nodes) {
+		cluster = nodes;
 		nodeA = cluster.nodeA();
 		nodeB = cluster.nodeB();
-		inspector = RedisClient.create(cluster.redis().url());
-		inspection = inspector.connect();
 	}
 
 	@AfterAll
 	static void stopCluster() {
-		inspection.close();
-		inspector.shutdown();
 		cluster.close();
 	}
 
@@ -303,7 +298,7 @@ class TwoNodeRelayIT {
 	}
 
 	private static long subscribers(String channel) {
-		return inspection.sync().pubsubNumsub(channel).getOrDefault(channel, 0L);
+		return cluster.subscribers(channel);
 	}
 
 	private static double publishedUserMessages(RelayNode node) {

@@ -32,9 +32,17 @@ public final class RelayNode implements AutoCloseable {
 	 * command-line arguments and override it, as an environment variable would
 	 */
 	public static RelayNode start(String id, RedisTestServer redis, Object... extraSourcesAndProperties) {
-		Map<String, Object> properties = new HashMap<>();
+		return start(id, Map.of("spring.data.redis.url", redis.url()), extraSourcesAndProperties);
+	}
+
+	/**
+	 * @param redis the {@code spring.data.redis.*} properties that point the node at its Redis (a
+	 * standalone Redis, a Redis Cluster or Sentinels)
+	 * @param extraSourcesAndProperties as for {@link #start(String, RedisTestServer, Object...)}
+	 */
+	public static RelayNode start(String id, Map<String, ?> redis, Object... extraSourcesAndProperties) {
+		Map<String, Object> properties = new HashMap<>(redis);
 		properties.put("server.port", 0);
-		properties.put("spring.data.redis.url", redis.url());
 		properties.put("stomp-relay.node-id", id);
 		properties.put("stomp-relay.auth.jwt.secret", TestTokens.SECRET);
 		properties.put("stomp-relay.demo.enabled", true);

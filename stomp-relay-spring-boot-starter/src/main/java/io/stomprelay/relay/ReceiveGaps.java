@@ -19,6 +19,15 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public class ReceiveGaps {
 
+	/**
+	 * What {@link #observe} returns for a message whose sequence is not newer than the last one seen
+	 * from its origin on that channel: a message this node already had. Lettuce re-sends a command
+	 * that was written but not answered when its connection dropped (so a publish can reach Redis
+	 * twice), and while a Redis Cluster channel moves to another shard the same message can arrive
+	 * through the old and the new subscription. Such a message is not delivered again.
+	 */
+	public static final long REPEAT = -1;
+
 	private final ConcurrentHashMap<String, Map<String, SequenceStamp>> channels = new ConcurrentHashMap<>();
 
 	/** Starts tracking a channel the node just acquired. */
@@ -35,7 +44,8 @@ public class ReceiveGaps {
 	 * @param channel where the message arrived
 	 * @param origin the node that published it
 	 * @param stamp its sequence stamp
-	 * @return how many messages of that origin on that channel were missed just before this one
+	 * @return how many messages of that origin on that channel were missed just before this one, or
+	 * {@link #REPEAT} when this one (or a later one) was seen already
 	 */
 	public long observe(String channel, String origin, SequenceStamp stamp) {
 		Map<String, SequenceStamp> origins = this.channels.get(channel);
@@ -45,7 +55,7 @@ public class ReceiveGaps {
 		synchronized (origins) {
 			SequenceStamp last = origins.get(origin);
 			if (last != null && last.stream() == stamp.stream() && stamp.sequence() <= last.sequence()) {
-				return 0;
+				return REPEAT;
 			}
 			origins.put(origin, stamp);
 			if (last == null) {

@@ -8,26 +8,17 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
-import io.lettuce.core.CommandListenerWriter;
-import io.lettuce.core.RedisChannelWriter;
-import io.lettuce.core.api.StatefulConnection;
-import io.lettuce.core.protocol.CommandExpiryWriter;
-import io.lettuce.core.protocol.DefaultEndpoint;
 import io.netty.util.concurrent.EventExecutorGroup;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -38,8 +29,6 @@ import io.lettuce.core.resource.ClientResources;
 import io.stomprelay.system.StartupCheckException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import org.springframework.beans.factory.DisposableBean;
 
 /**
  * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes, one subscribes.
@@ -61,15 +50,13 @@ import org.springframework.beans.factory.DisposableBean;
  * connection goes inactive and sets again only once a reconnect completed its handshake (checked
  * against a killed and restarted redis-server in {@code RedisOutageIT}).
  */
-public class RedisRelayBus implements RelayBus, DisposableBean {
+public class RedisRelayBus implements RedisBackedRelayBus {
 
 	private static final Logger logger = LoggerFactory.getLogger(RedisRelayBus.class);
 
 	private static final Duration RECONCILE_DELAY = Duration.ofMillis(200);
 
 	private static final Duration RECONCILE_RETRY = Duration.ofMillis(250);
-
-	private static final int UNANSWERED_PINGS_BEFORE_RECONNECT = 3;
 
 	private final RedisClient client;
 
@@ -97,6 +84,8 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 
 	private final AtomicInteger subscriberUnanswered = new AtomicInteger();
 
+	private final PingWatchdog watchdog;
+
 	/**
 	 * Connects to Redis, or fails the node's start with a clear message.
 	 * @param client a client whose options reject commands while disconnected
@@ -111,6 +100,7 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		this.nodeId = nodeId;
 		this.ownsResources = ownsResources;
 		this.timers = client.getResources().eventExecutorGroup();
+		this.watchdog = new PingWatchdog(nodeId, () -> this.closing);
 		try {
 			this.publisher = client.connect(ByteArrayCodec.INSTANCE);
 			this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
@@ -162,9 +152,7 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		logger.info("Node {}: relay connected to Redis at {}", nodeId, location);
 	}
 
-	/**
-	 * @param channels the channels local sessions need, consulted after a reconnect
-	 */
+	@Override
 	public void setWantedChannels(Supplier<Collection<String>> channels) {
 		this.wantedChannels = channels;
 	}
@@ -177,18 +165,6 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		catch (RuntimeException ex) {
 			return CompletableFuture.failedFuture(ex);
 		}
-	}
-
-	/**
-	 * Lettuce fails a command with {@link RedisCommandTimeoutException} after
-	 * {@code stomp-relay.redis.command-timeout}; one already written to Redis may still have been
-	 * delivered.
-	 */
-	@Override
-	public boolean isTimeout(Throwable publishFailure) {
-		Throwable cause = (publishFailure instanceof CompletionException && publishFailure.getCause() != null)
-				? publishFailure.getCause() : publishFailure;
-		return cause instanceof RedisCommandTimeoutException;
 	}
 
 	@Override
@@ -213,85 +189,24 @@ public class RedisRelayBus implements RelayBus, DisposableBean {
 		}
 	}
 
-	/**
-	 * Subscribes to this node's own channel and fails the start when another running node is
-	 * subscribed to it too: two nodes with one id would each take the other's messages for their own
-	 * echo and drop them. Blocks; for start-up only.
-	 * @param nodeChannel the channel named after this node's id
-	 * @param timeout how long to wait for Redis
-	 */
-	public void claimNodeId(String nodeChannel, Duration timeout) {
-		try {
-			this.subscriber.async().subscribe(bytes(nodeChannel)).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-			Long holders = this.publisher.async()
-				.pubsubNumsub(bytes(nodeChannel))
-				.get(timeout.toMillis(), TimeUnit.MILLISECONDS)
-				.values()
-				.stream()
-				.findFirst()
-				.orElse(0L);
-			if (holders > 1) {
-				throw new StartupCheckException(
-						"another running node already uses stomp-relay.node-id=" + this.nodeId + ".",
-						"Give every node its own stomp-relay.node-id (or leave it unset to generate one).");
-			}
-		}
-		catch (InterruptedException ex) {
-			Thread.currentThread().interrupt();
-			throw new IllegalStateException("interrupted while checking the node id", ex);
-		}
-		catch (ExecutionException | TimeoutException ex) {
-			throw new StartupCheckException("Redis did not answer while checking the node id (" + ex.getClass().getSimpleName() + ").",
-					"Check that Redis is reachable and not overloaded.", ex);
-		}
+	@Override
+	public CompletableFuture<Long> subscriberCount(String channel) {
+		return this.publisher.async()
+			.pubsubNumsub(bytes(channel))
+			.thenApply(counts -> counts.values().stream().findFirst().orElse(0L))
+			.toCompletableFuture();
 	}
 
-	/**
-	 * Starts the PING watchdog of both connections.
-	 * @param interval between PINGs; a connection that answered none of three in a row is reconnected
-	 */
+	@Override
 	public void startPings(Duration interval) {
 		this.pings = this.timers.scheduleAtFixedRate(this::ping, interval.toMillis(), interval.toMillis(),
 				TimeUnit.MILLISECONDS);
 	}
 
 	private void ping() {
-		ping(this.publisher, this.publisherUnanswered, () -> this.publisher.async().ping().toCompletableFuture());
-		ping(this.subscriber, this.subscriberUnanswered, () -> this.subscriber.async().ping().toCompletableFuture());
-	}
-
-	private void ping(StatefulConnection<?, ?> connection, AtomicInteger unanswered,
-			Supplier<CompletableFuture<String>> ping) {
-		if (!connection.isOpen()) {
-			unanswered.set(0);
-			return;
-		}
-		ping.get().whenComplete((pong, failure) -> {
-			if (failure == null) {
-				unanswered.set(0);
-			}
-			else if (unanswered.incrementAndGet() >= UNANSWERED_PINGS_BEFORE_RECONNECT && !this.closing) {
-				unanswered.set(0);
-				logger.warn("Node {}: Redis answered none of the last {} PINGs; reconnecting", this.nodeId,
-						UNANSWERED_PINGS_BEFORE_RECONNECT);
-				disconnect(connection);
-			}
-		});
-	}
-
-	/** Closes the TCP connection under a Lettuce connection; Lettuce reconnects by itself. */
-	private static void disconnect(StatefulConnection<?, ?> connection) {
-		if (!(connection instanceof RedisChannelHandler<?, ?> handler)) {
-			return;
-		}
-		RedisChannelWriter writer = handler.getChannelWriter();
-		while (writer instanceof CommandExpiryWriter || writer instanceof CommandListenerWriter) {
-			writer = (writer instanceof CommandExpiryWriter expiry) ? expiry.getDelegate()
-					: ((CommandListenerWriter) writer).getDelegate();
-		}
-		if (writer instanceof DefaultEndpoint endpoint) {
-			endpoint.disconnect();
-		}
+		this.watchdog.ping(this.publisher, this.publisherUnanswered, () -> this.publisher.async().ping().toCompletableFuture());
+		this.watchdog.ping(this.subscriber, this.subscriberUnanswered,
+				() -> this.subscriber.async().ping().toCompletableFuture());
 	}
 
 	@Override

@@ -1,15 +1,20 @@
 package io.stomprelay.relay;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.SslOptions;
 import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.event.DefaultEventPublisherOptions;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
@@ -180,32 +185,72 @@ class RelayConfiguration {
 
 		private static final int KEEP_ALIVE_PROBES = 3;
 
+		/** Least time between two adaptive cluster topology refreshes. */
+		private static final Duration ADAPTIVE_REFRESH_SPACING = Duration.ofSeconds(1);
+
+		/** Failed reconnects to one cluster node that trigger a topology refresh. */
+		private static final int ADAPTIVE_REFRESH_RECONNECT_ATTEMPTS = 3;
+
 		/** How long a channel's publish sequence outlives its last publish. */
 		private static final Duration SEQUENCE_IDLE = Duration.ofMinutes(1);
 
+		/**
+		 * The relay's own Lettuce client: a {@link RedisClusterClient} with
+		 * {@code spring.data.redis.cluster.nodes} (topology refreshed periodically, every
+		 * {@code stomp-relay.redis.topology-refresh-interval}, and on every adaptive trigger: a
+		 * MOVED or ASK redirect, a node that keeps failing to reconnect), else a {@link RedisClient}
+		 * on a standalone Redis or on the master its Sentinels name.
+		 */
 		@Bean(destroyMethod = "")
-		RedisClient relayRedisClient(DataRedisConnectionDetails details, ObjectProvider<ClientResources> resources,
+		AbstractRedisClient relayRedisClient(DataRedisConnectionDetails details, ObjectProvider<ClientResources> resources,
 				ObjectProvider<DataRedisProperties> redisProperties, StompRelayProperties properties, NodeIdentity node) {
-			RedisURI uri = redisUri(details, redisProperties.getIfAvailable());
-			// CLIENT LIST names the node that holds each connection
-			uri.setClientName("stomp-relay:" + node.id());
+			ClientResources clientResources = reconnectingResources(resources.getIfAvailable(),
+					properties.redis().maxReconnectDelay());
 			Duration timeout = properties.redis().commandTimeout();
-			RedisClient client = RedisClient.create(reconnectingResources(resources.getIfAvailable(),
-					properties.redis().maxReconnectDelay()), uri);
-			ClientOptions.Builder options = ClientOptions.builder()
-				.autoReconnect(true)
-				.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-				.requestQueueSize(100_000)
-				.socketOptions(SocketOptions.builder()
-					.connectTimeout(timeout)
-					.keepAlive(SocketOptions.KeepAliveOptions.builder()
-						.enable()
-						.idle(KEEP_ALIVE_IDLE)
-						.interval(KEEP_ALIVE_INTERVAL)
-						.count(KEEP_ALIVE_PROBES)
-						.build())
+			if (details.getCluster() != null) {
+				List<RedisURI> seeds = clusterUris(details, redisProperties.getIfAvailable());
+				// CLIENT LIST names the node that holds each connection
+				seeds.forEach(seed -> seed.setClientName("stomp-relay:" + node.id()));
+				RedisClusterClient client = RedisClusterClient.create(clientResources, seeds);
+				ClusterClientOptions.Builder options = ClusterClientOptions.builder()
+					.topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+						.enablePeriodicRefresh(properties.redis().topologyRefreshInterval())
+						.enableAllAdaptiveRefreshTriggers()
+						.adaptiveRefreshTriggersTimeout(ADAPTIVE_REFRESH_SPACING)
+						.refreshTriggersReconnectAttempts(ADAPTIVE_REFRESH_RECONNECT_ATTEMPTS)
+						.dynamicRefreshSources(true)
+						.closeStaleConnections(true)
+						.build());
+				client.setOptions(relayOptions(options, details, timeout).build());
+				return client;
+			}
+			RedisURI uri = redisUri(details, redisProperties.getIfAvailable());
+			uri.setClientName("stomp-relay:" + node.id());
+			RedisClient client = RedisClient.create(clientResources, uri);
+			client.setOptions(relayOptions(ClientOptions.builder(), details, timeout).build());
+			return client;
+		}
+
+		/**
+		 * What every relay connection does, on any kind of Redis: reconnects by itself, rejects commands
+		 * while disconnected (a publish never waits for Redis), TCP keep-alive, a timeout on every
+		 * command, TLS from Boot's SSL bundle.
+		 */
+		private static <B extends ClientOptions.Builder> B relayOptions(B options, DataRedisConnectionDetails details,
+				Duration timeout) {
+			options.autoReconnect(true);
+			options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS);
+			options.requestQueueSize(100_000);
+			options.socketOptions(SocketOptions.builder()
+				.connectTimeout(timeout)
+				.keepAlive(SocketOptions.KeepAliveOptions.builder()
+					.enable()
+					.idle(KEEP_ALIVE_IDLE)
+					.interval(KEEP_ALIVE_INTERVAL)
+					.count(KEEP_ALIVE_PROBES)
 					.build())
-				.timeoutOptions(TimeoutOptions.enabled(timeout));
+				.build());
+			options.timeoutOptions(TimeoutOptions.enabled(timeout));
 			SslBundle ssl = details.getSslBundle();
 			if (ssl != null) {
 				options.sslOptions(SslOptions.builder()
@@ -213,8 +258,7 @@ class RelayConfiguration {
 					.trustManager(ssl.getManagers().getTrustManagerFactory())
 					.build());
 			}
-			client.setOptions(options.build());
-			return client;
+			return options;
 		}
 
 		@Bean
@@ -247,13 +291,17 @@ class RelayConfiguration {
 		}
 
 		@Bean
-		RedisRelayBus relayBus(RedisClient relayRedisClient, DataRedisConnectionDetails details, NodeIdentity node,
-				RemoteDelivery delivery, MeterRegistry registry, RelayChannels channels, StompRelayProperties properties,
-				ObjectProvider<ClientResources> resources) {
-			RedisRelayBus bus = new RedisRelayBus(relayRedisClient, location(details), node.id(), delivery,
-					resources.getIfAvailable() == null);
+		RedisBackedRelayBus relayBus(AbstractRedisClient relayRedisClient, DataRedisConnectionDetails details,
+				NodeIdentity node, RemoteDelivery delivery, MeterRegistry registry, RelayChannels channels,
+				StompRelayProperties properties, ObjectProvider<ClientResources> resources) {
+			boolean ownsResources = resources.getIfAvailable() == null;
+			RedisBackedRelayBus bus = (relayRedisClient instanceof RedisClusterClient cluster)
+					? new RedisClusterRelayBus(cluster, location(details), node.id(), delivery, ownsResources)
+					: new RedisRelayBus((RedisClient) relayRedisClient, location(details), node.id(), delivery,
+							ownsResources);
 			try {
-				bus.claimNodeId(channels.nodeChannel(node.id()), properties.redis().subscribeTimeout().plusSeconds(3));
+				bus.claimNodeId(node.id(), channels.nodeChannel(node.id()),
+						properties.redis().subscribeTimeout().plusSeconds(3));
 			}
 			catch (RuntimeException ex) {
 				bus.destroy();
@@ -267,7 +315,7 @@ class RelayConfiguration {
 		}
 
 		@Bean
-		ChannelInterest channelInterest(RedisRelayBus bus, ReceiveGaps gaps, MeterRegistry registry) {
+		ChannelInterest channelInterest(RedisBackedRelayBus bus, ReceiveGaps gaps, MeterRegistry registry) {
 			ChannelInterest interest = new ChannelInterest(bus, gaps);
 			bus.setWantedChannels(interest::channels);
 			Gauge.builder("stomp.relay.redis.subscriptions", interest, ChannelInterest::size)
@@ -278,7 +326,7 @@ class RelayConfiguration {
 
 		@Bean
 		ClusterRelayInterceptor clusterRelayInterceptor(NodeIdentity node, RelayChannels channels, EnvelopeCodec codec,
-				RedisRelayBus bus, RelayMetrics metrics, IdGenerator ids, SessionInterest sessions,
+				RelayBus bus, RelayMetrics metrics, IdGenerator ids, SessionInterest sessions,
 				PublishSequences sequences) {
 			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids, sessions, sequences);
 		}
@@ -309,22 +357,64 @@ class RelayConfiguration {
 		}
 
 		/**
-		 * The relay's Redis, from Boot's connection details: TLS when an SSL bundle is configured
-		 * ({@code spring.data.redis.ssl.*}) or the URL is {@code rediss://}.
+		 * The relay's Redis, from Boot's connection details: a standalone Redis, or the master a set of
+		 * Sentinels names ({@code spring.data.redis.sentinel.master} / {@code .nodes}; Lettuce asks
+		 * them again on every reconnect, so the relay follows the master across a failover). TLS when
+		 * an SSL bundle is configured ({@code spring.data.redis.ssl.*}) or the URL is {@code rediss://}.
 		 */
 		static RedisURI redisUri(DataRedisConnectionDetails details, DataRedisProperties properties) {
-			if (details.getCluster() != null || details.getSentinel() != null || details.getMasterReplica() != null) {
-				throw new StartupCheckException("the relay supports a standalone Redis only.",
-						"Point spring.data.redis.url (or host/port) at a standalone Redis.");
+			if (details.getMasterReplica() != null) {
+				throw new StartupCheckException("the relay does not support a static master/replica list.",
+						"Point spring.data.redis.url (or host/port) at a standalone Redis, spring.data.redis.sentinel.* "
+								+ "at a Sentinel set-up, or spring.data.redis.cluster.nodes at a Redis Cluster.");
 			}
-			DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
-			boolean tls = details.getSslBundle() != null
-					|| (properties != null && properties.getUrl() != null && properties.getUrl().startsWith("rediss:"));
-			RedisURI.Builder uri = RedisURI.builder()
-				.withHost(standalone.getHost())
-				.withPort(standalone.getPort())
-				.withDatabase(standalone.getDatabase())
-				.withSsl(tls);
+			boolean tls = isTls(details, properties);
+			DataRedisConnectionDetails.Sentinel sentinel = details.getSentinel();
+			RedisURI.Builder uri;
+			if (sentinel != null) {
+				uri = RedisURI.builder().withSentinelMasterId(sentinel.getMaster());
+				for (DataRedisConnectionDetails.Node node : sentinel.getNodes()) {
+					uri.withSentinel(sentinelUri(node, sentinel, tls));
+				}
+				uri.withDatabase(sentinel.getDatabase()).withSsl(tls);
+			}
+			else {
+				DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
+				uri = RedisURI.builder()
+					.withHost(standalone.getHost())
+					.withPort(standalone.getPort())
+					.withDatabase(standalone.getDatabase())
+					.withSsl(tls);
+			}
+			authenticate(uri, details);
+			return uri.build();
+		}
+
+		/** The cluster's seed nodes ({@code spring.data.redis.cluster.nodes}), with Boot's credentials and TLS. */
+		static List<RedisURI> clusterUris(DataRedisConnectionDetails details, DataRedisProperties properties) {
+			boolean tls = isTls(details, properties);
+			return details.getCluster().getNodes().stream().map(node -> {
+				RedisURI.Builder uri = RedisURI.builder().withHost(node.host()).withPort(node.port()).withSsl(tls);
+				authenticate(uri, details);
+				return uri.build();
+			}).collect(java.util.stream.Collectors.toCollection(java.util.ArrayList::new));
+		}
+
+		private static RedisURI sentinelUri(DataRedisConnectionDetails.Node node,
+				DataRedisConnectionDetails.Sentinel sentinel, boolean tls) {
+			RedisURI.Builder uri = RedisURI.builder().withHost(node.host()).withPort(node.port()).withSsl(tls);
+			if (sentinel.getPassword() != null) {
+				if (sentinel.getUsername() != null) {
+					uri.withAuthentication(sentinel.getUsername(), sentinel.getPassword().toCharArray());
+				}
+				else {
+					uri.withPassword(sentinel.getPassword().toCharArray());
+				}
+			}
+			return uri.build();
+		}
+
+		private static void authenticate(RedisURI.Builder uri, DataRedisConnectionDetails details) {
 			if (details.getPassword() != null) {
 				if (details.getUsername() != null) {
 					uri.withAuthentication(details.getUsername(), details.getPassword().toCharArray());
@@ -333,12 +423,27 @@ class RelayConfiguration {
 					uri.withPassword(details.getPassword().toCharArray());
 				}
 			}
-			return uri.build();
+		}
+
+		private static boolean isTls(DataRedisConnectionDetails details, DataRedisProperties properties) {
+			return details.getSslBundle() != null
+					|| (properties != null && properties.getUrl() != null && properties.getUrl().startsWith("rediss:"));
 		}
 
 		private static String location(DataRedisConnectionDetails details) {
+			if (details.getCluster() != null) {
+				return nodes(details.getCluster().getNodes());
+			}
+			if (details.getSentinel() != null) {
+				return "master " + details.getSentinel().getMaster() + " of the sentinels "
+						+ nodes(details.getSentinel().getNodes());
+			}
 			DataRedisConnectionDetails.Standalone standalone = details.getStandalone();
 			return standalone.getHost() + ":" + standalone.getPort();
+		}
+
+		private static String nodes(List<DataRedisConnectionDetails.Node> nodes) {
+			return String.join(",", nodes.stream().map(node -> node.host() + ":" + node.port()).toList());
 		}
 
 	}

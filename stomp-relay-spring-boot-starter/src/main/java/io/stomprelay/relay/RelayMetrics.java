@@ -19,6 +19,8 @@ import org.slf4j.LoggerFactory;
  * <li>{@code stomp_relay_published_total{kind}}: messages published to Redis;</li>
  * <li>{@code stomp_relay_received_total{kind}}: messages from other nodes delivered locally;</li>
  * <li>{@code stomp_relay_echoes_total}: this node's own messages coming back from Redis, ignored;</li>
+ * <li>{@code stomp_relay_duplicates_total}: messages that arrived from Redis a second time and were
+ * not delivered again ({@link ReceiveGaps#REPEAT});</li>
  * <li>{@code stomp_relay_inbound_total} and {@code stomp_relay_inbound_bytes_total}: every pub/sub
  * message Redis sent this node, and its payload bytes, counted on arrival before any check (so
  * echoes, broken envelopes and messages dropped later are included): this node's Redis inbound
@@ -51,6 +53,8 @@ public class RelayMetrics {
 
 	private final Counter echoes;
 
+	private final Counter duplicates;
+
 	private final Counter inbound;
 
 	private final Counter inboundBytes;
@@ -82,6 +86,10 @@ public class RelayMetrics {
 		}
 		this.echoes = Counter.builder("stomp.relay.echoes")
 			.description("This node's own messages returned by Redis and ignored").register(registry);
+		this.duplicates = Counter.builder("stomp.relay.duplicates")
+			.description("Messages that arrived from Redis a second time (a publish re-sent after a reconnect, "
+					+ "a channel moving between shards) and were not delivered again")
+			.register(registry);
 		this.inbound = Counter.builder("stomp.relay.inbound")
 			.description("Pub/sub messages Redis sent this node, before any check").register(registry);
 		this.inboundBytes = Counter.builder("stomp.relay.inbound.bytes")
@@ -131,6 +139,10 @@ public class RelayMetrics {
 
 	void echo() {
 		this.echoes.increment();
+	}
+
+	void duplicate() {
+		this.duplicates.increment();
 	}
 
 	/**

@@ -18,8 +18,9 @@ import org.springframework.util.function.SingletonSupplier;
 /**
  * Receives envelopes from Redis and delivers them to this node's sessions. On the Redis I/O thread
  * it only counts the arrival ({@code stomp_relay_inbound_total}), decodes, checks and hands off:
- * broken or foreign envelopes are dropped and counted, this node's own echo is ignored, messages
- * this node missed before this one are counted ({@link ReceiveGaps}), and the
+ * broken or foreign envelopes are dropped and counted, this node's own echo is ignored, a message
+ * that arrives a second time is counted and not delivered again, messages this node missed before
+ * this one are counted ({@link ReceiveGaps}), and the
  * delivery itself runs on {@link DeliveryLanes}. There the message is re-injected into the local
  * broker through the local {@link SimpMessagingTemplate}, marked with
  * {@link RelayHeaders#RELAYED_FROM} so it is never republished. A {@link MessageKind#DISCONNECT}
@@ -76,6 +77,10 @@ public class RemoteDelivery implements RelayBus.Listener {
 			return;
 		}
 		long missed = this.gaps.observe(channel, envelope.originNode(), EnvelopeCodec.readStamp(bytes));
+		if (missed == ReceiveGaps.REPEAT) {
+			this.metrics.duplicate();
+			return;
+		}
 		if (missed > 0) {
 			this.metrics.dropped(DropReason.MISSED, missed, DestinationKinds.forLog(envelope.destination()));
 		}

@@ -107,10 +107,15 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * long after Redis is back
 	 * @param pingInterval how often the relay PINGs each of its Redis connections; one that
 	 * answers none of three PINGs in a row is dropped and reconnected (a half-open connection)
+	 * @param topologyRefreshInterval with a Redis Cluster, how often the relay reads the cluster's
+	 * topology again; failovers and slot moves are also noticed at once from redirects, failed
+	 * reconnects and subscriptions the cluster ends, so this bounds the time to notice a change that
+	 * gave no such sign
 	 */
 	public record Redis(@DefaultValue("stomp-relay") String channelPrefix,
 			@DefaultValue("2s") Duration subscribeTimeout, @DefaultValue("2s") Duration commandTimeout,
-			@DefaultValue("1s") Duration maxReconnectDelay, @DefaultValue("5s") Duration pingInterval) {
+			@DefaultValue("1s") Duration maxReconnectDelay, @DefaultValue("5s") Duration pingInterval,
+			@DefaultValue("5s") Duration topologyRefreshInterval) {
 	}
 
 	/**
