@@ -76,7 +76,7 @@ class ClusterRelayInterceptorTest {
 		assertThat(result).isSameAs(message);
 		assertThat(this.bus.published).hasSize(1);
 		Published published = this.bus.published.get(0);
-		assertThat(published.channel()).isEqualTo("t:user:alice");
+		assertThat(published.channel()).isEqualTo("t:user:{alice}");
 		RelayEnvelope envelope = this.codec.decode(published.bytes());
 		assertThat(envelope.kind()).isEqualTo(MessageKind.USER);
 		assertThat(envelope.user()).isEqualTo("alice");
@@ -100,7 +100,7 @@ class ClusterRelayInterceptorTest {
 
 		assertThat(result).isSameAs(message);
 		assertThat(this.bus.published).hasSize(1);
-		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:destination:/topic/chat");
+		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:destination:{/topic/chat}");
 		RelayEnvelope envelope = this.codec.decode(this.bus.published.get(0).bytes());
 		assertThat(envelope.kind()).isEqualTo(MessageKind.ALL);
 		assertThat(envelope.user()).isNull();
@@ -119,7 +119,7 @@ class ClusterRelayInterceptorTest {
 		this.interceptor.preSend(message(accessor, PAYLOAD), this.brokerChannel);
 
 		assertThat(this.bus.published).hasSize(1);
-		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:destination:/topic/chat");
+		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:destination:{/topic/chat}");
 		assertThat(this.codec.decode(this.bus.published.get(0).bytes()).kind()).isEqualTo(MessageKind.AUTHENTICATED);
 		assertThat(publishedCount("authenticated")).isEqualTo(1);
 	}
@@ -159,7 +159,7 @@ class ClusterRelayInterceptorTest {
 		this.interceptor.preSend(message(accessor("/user/org%2Falice/queue/x"), PAYLOAD), this.brokerChannel);
 
 		assertThat(this.bus.published).hasSize(1);
-		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:user:org/alice");
+		assertThat(this.bus.published.get(0).channel()).isEqualTo("t:user:{org/alice}");
 		RelayEnvelope envelope = this.codec.decode(this.bus.published.get(0).bytes());
 		assertThat(envelope.user()).isEqualTo("org/alice");
 		assertThat(envelope.destination()).isEqualTo("/user/org%2Falice/queue/x");
@@ -208,7 +208,7 @@ class ClusterRelayInterceptorTest {
 		this.interceptor.preSend(message(accessor, PAYLOAD), this.brokerChannel);
 
 		assertThat(this.bus.published).singleElement()
-			.satisfies(published -> assertThat(published.channel()).isEqualTo("t:user:alice"));
+			.satisfies(published -> assertThat(published.channel()).isEqualTo("t:user:{alice}"));
 	}
 
 	@Test

@@ -1,11 +1,13 @@
 package io.stomprelay.relay;
 
+import io.lettuce.core.cluster.SlotHash;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.NullSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 
 /**
@@ -17,12 +19,12 @@ class RelayChannelsTest {
 
 	@Test
 	void userChannelIsPrefixUserName() {
-		assertThat(this.channels.userChannel("alice")).isEqualTo("stomp-relay:user:alice");
+		assertThat(this.channels.userChannel("alice")).isEqualTo("stomp-relay:user:{alice}");
 	}
 
 	@Test
 	void destinationChannelIsPrefixDestinationAndTheDestination() {
-		assertThat(this.channels.destinationChannel("/topic/chat")).isEqualTo("stomp-relay:destination:/topic/chat");
+		assertThat(this.channels.destinationChannel("/topic/chat")).isEqualTo("stomp-relay:destination:{/topic/chat}");
 	}
 
 	@Test
@@ -34,9 +36,9 @@ class RelayChannelsTest {
 	void differentPrefixesGiveDifferentChannels() {
 		RelayChannels other = new RelayChannels("staging");
 
-		assertThat(other.userChannel("alice")).isEqualTo("staging:user:alice")
+		assertThat(other.userChannel("alice")).isEqualTo("staging:user:{alice}")
 			.isNotEqualTo(this.channels.userChannel("alice"));
-		assertThat(other.destinationChannel("/topic/chat")).isEqualTo("staging:destination:/topic/chat")
+		assertThat(other.destinationChannel("/topic/chat")).isEqualTo("staging:destination:{/topic/chat}")
 			.isNotEqualTo(this.channels.destinationChannel("/topic/chat"));
 	}
 
@@ -51,20 +53,36 @@ class RelayChannelsTest {
 	@Test
 	void channelForUserKindIsTheUserChannel() {
 		assertThat(this.channels.channelFor(MessageKind.USER, "alice", "/user/alice/queue/x"))
-			.isEqualTo("stomp-relay:user:alice");
+			.isEqualTo("stomp-relay:user:{alice}");
 	}
 
 	@Test
 	void channelForAllKindIsTheDestinationChannel() {
 		assertThat(this.channels.channelFor(MessageKind.ALL, null, "/topic/chat"))
-			.isEqualTo("stomp-relay:destination:/topic/chat");
+			.isEqualTo("stomp-relay:destination:{/topic/chat}");
 	}
 
 	@Test
 	void channelForAuthenticatedKindSharesTheDestinationChannelWithAll() {
 		assertThat(this.channels.channelFor(MessageKind.AUTHENTICATED, null, "/topic/chat"))
 			.isEqualTo(this.channels.channelFor(MessageKind.ALL, null, "/topic/chat"))
-			.isEqualTo("stomp-relay:destination:/topic/chat");
+			.isEqualTo("stomp-relay:destination:{/topic/chat}");
+	}
+
+	@Test
+	void aUsersPresenceKeyLivesInTheSlotOfTheUsersChannelWhateverTheName() {
+		for (String user : new String[] { "alice", "bob", "org/carol", "d}ave", "{eve}", "ü-frank" }) {
+			assertThat(SlotHash.getSlot(this.channels.presenceUserKey(user))).as(user)
+				.isEqualTo(SlotHash.getSlot(this.channels.userChannel(user)));
+		}
+		assertThat(SlotHash.getSlot(this.channels.userChannel("alice")))
+			.isNotEqualTo(SlotHash.getSlot(this.channels.userChannel("bob")));
+	}
+
+	@Test
+	void aPrefixWithBracesIsRefusedAsItWouldBreakTheHashTags() {
+		assertThatThrownBy(() -> new RelayChannels("tenant-{a}")).isInstanceOf(IllegalArgumentException.class)
+			.hasMessageContaining("must not contain");
 	}
 
 }

@@ -67,8 +67,8 @@ class SessionInterestTest {
 		assertThat(session.isConnected()).isTrue();
 		assertThat(session.subscriptions()).containsExactly(Map.entry("1", "/topic/a"),
 				Map.entry("2", "/user/queue/events"));
-		assertThat(this.bus.events).containsExactly("subscribe test:user:alice", "subscribe test:destination:/topic/a",
-				"subscribe test:destination:/topic/b", "unsubscribe test:destination:/topic/b");
+		assertThat(this.bus.events).containsExactly("subscribe test:user:{alice}", "subscribe test:destination:{/topic/a}",
+				"subscribe test:destination:{/topic/b}", "unsubscribe test:destination:{/topic/b}");
 		assertThat(this.interest.isLocal("s1")).isTrue();
 		assertThat(this.interest.userOf("s1")).isEqualTo("alice");
 		assertThat(this.interest.isAuthenticated("s1")).isTrue();
@@ -78,10 +78,10 @@ class SessionInterestTest {
 
 		assertThat(this.sessions.get("s1")).isNull();
 		assertThat(this.interest.isLocal("s1")).isFalse();
-		assertThat(this.bus.events).containsExactlyInAnyOrder("subscribe test:user:alice",
-				"subscribe test:destination:/topic/a", "subscribe test:destination:/topic/b",
-				"unsubscribe test:destination:/topic/b", "unsubscribe test:destination:/topic/a",
-				"unsubscribe test:user:alice");
+		assertThat(this.bus.events).containsExactlyInAnyOrder("subscribe test:user:{alice}",
+				"subscribe test:destination:{/topic/a}", "subscribe test:destination:{/topic/b}",
+				"unsubscribe test:destination:{/topic/b}", "unsubscribe test:destination:{/topic/a}",
+				"unsubscribe test:user:{alice}");
 	}
 
 	@Test
@@ -92,7 +92,7 @@ class SessionInterestTest {
 
 		frame(SimpMessageType.DISCONNECT, "s2", null, null);
 
-		assertThat(this.bus.events).containsExactly("subscribe test:user:alice");
+		assertThat(this.bus.events).containsExactly("subscribe test:user:{alice}");
 		assertThat(this.sessions.sessionsOf("alice")).extracting(LocalSession::id).containsExactly("s1");
 	}
 

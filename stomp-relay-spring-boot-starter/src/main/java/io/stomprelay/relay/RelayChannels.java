@@ -4,8 +4,8 @@ package io.stomprelay.relay;
  * Builds every Redis channel and key name the relay uses, from one namespace
  * ({@code stomp-relay.redis.channel-prefix}). Channels:
  * <ul>
- * <li>{@code <prefix>:user:<name>} carries the messages for one user;</li>
- * <li>{@code <prefix>:destination:<destination>} carries the messages for one {@code /topic}
+ * <li>{@code <prefix>:user:{<name>}} carries the messages for one user;</li>
+ * <li>{@code <prefix>:destination:{<destination>}} carries the messages for one {@code /topic}
  * destination, both the all and the authenticated kind;</li>
  * <li>{@code <prefix>:node:<node id>} is held by the node with that id while it runs (a second
  * node with the same id is refused at start-up).</li>
@@ -19,8 +19,9 @@ package io.stomprelay.relay;
  * <li>{@code <prefix>:presence:instances}, a sorted set, each instance scored with its deadline:
  * the instance counts as alive until then, and renews it while it runs.</li>
  * </ul>
- * The part in braces is a Redis Cluster hash tag: a user's presence hash lives in the slot of the
- * user's name. No other class concatenates channel or key names.
+ * The part in braces is a Redis Cluster hash tag: a channel and the keys kept for it (a user's
+ * channel and presence hash) hash to one slot, that of the name between the braces, so a script
+ * touches one shard. The prefix may not contain braces. No other class concatenates channel or key names.
  */
 public final class RelayChannels {
 
@@ -35,6 +36,9 @@ public final class RelayChannels {
 	public RelayChannels(String namespace) {
 		if (namespace == null || namespace.isBlank()) {
 			throw new IllegalArgumentException("channel prefix must not be blank");
+		}
+		if (namespace.contains("{") || namespace.contains("}")) {
+			throw new IllegalArgumentException("channel prefix must not contain '{' or '}' (Redis Cluster hash tags)");
 		}
 		this.userPrefix = namespace + ":user:";
 		this.destinationPrefix = namespace + ":destination:";
@@ -62,11 +66,11 @@ public final class RelayChannels {
 	}
 
 	public String userChannel(String user) {
-		return this.userPrefix + user;
+		return this.userPrefix + "{" + user + "}";
 	}
 
 	public String destinationChannel(String destination) {
-		return this.destinationPrefix + destination;
+		return this.destinationPrefix + "{" + destination + "}";
 	}
 
 	/**
