@@ -11,6 +11,7 @@ import io.stomprelay.presence.ClusterSession;
 import io.stomprelay.presence.ClusterSessions;
 import io.stomprelay.system.NodeIdentity;
 
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.ProblemDetail;
@@ -35,18 +36,25 @@ class DemoOnlineController {
 
 	private static final long TIMEOUT_SECONDS = 3;
 
-	private final ClusterSessions sessions;
+	private final ObjectProvider<ClusterSessions> sessions;
 
 	private final NodeIdentity node;
 
-	DemoOnlineController(ClusterSessions sessions, NodeIdentity node) {
+	/**
+	 * @param sessions the cluster presence; absent while the relay is off (one node: the panel then
+	 * answers 503)
+	 */
+	DemoOnlineController(ObjectProvider<ClusterSessions> sessions, NodeIdentity node) {
 		this.sessions = sessions;
 		this.node = node;
 	}
 
 	@GetMapping("/api/demo/online")
 	CompletableFuture<Online> online() {
-		return this.sessions.users()
+		ClusterSessions sessions = this.sessions.getIfAvailable();
+		CompletableFuture<Map<String, List<ClusterSession>>> online = (sessions != null) ? sessions.users()
+				: CompletableFuture.failedFuture(new IllegalStateException("no cluster presence"));
+		return online
 			.orTimeout(TIMEOUT_SECONDS, TimeUnit.SECONDS)
 			.thenApply(users -> Online.of(this.node.id(), users))
 			.exceptionally(failure -> {

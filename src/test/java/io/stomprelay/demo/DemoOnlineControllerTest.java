@@ -14,6 +14,8 @@ import io.stomprelay.presence.ClusterSessions;
 import io.stomprelay.system.NodeIdentity;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.support.StaticListableBeanFactory;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.ErrorResponseException;
 
@@ -56,6 +58,21 @@ class DemoOnlineControllerTest {
 	}
 
 	@Test
+	void withoutAClusterPresenceThePanelAnswers503() {
+		Throwable failure = catchThrowable(() -> new DemoOnlineController(
+				new StaticListableBeanFactory().getBeanProvider(ClusterSessions.class), new NodeIdentity("node-a"))
+			.online()
+			.join());
+
+		assertThat(failure.getCause()).isInstanceOfSatisfying(ErrorResponseException.class,
+				ex -> assertThat(ex.getStatusCode()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE));
+	}
+
+	private static ObjectProvider<ClusterSessions> provider(ClusterSessions sessions) {
+		return new StaticListableBeanFactory(Map.of("clusterSessions", sessions)).getBeanProvider(ClusterSessions.class);
+	}
+
+	@Test
 	void aPresenceReadThatDoesNotCompleteAnswers503WithoutDetailsOfTheCause() {
 		ClusterSessions sessions = new ClusterSessions("node-a", null, null, null) {
 			@Override
@@ -64,7 +81,7 @@ class DemoOnlineControllerTest {
 			}
 		};
 
-		Throwable failure = catchThrowable(() -> new DemoOnlineController(sessions, new NodeIdentity("node-a")).online().join());
+		Throwable failure = catchThrowable(() -> new DemoOnlineController(provider(sessions), new NodeIdentity("node-a")).online().join());
 
 		assertThat(failure).isInstanceOf(CompletionException.class);
 		assertThat(failure.getCause()).isInstanceOfSatisfying(ErrorResponseException.class, ex -> {

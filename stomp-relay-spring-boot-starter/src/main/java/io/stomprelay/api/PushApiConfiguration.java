@@ -48,9 +48,10 @@ import org.springframework.security.web.access.AccessDeniedHandler;
 @Import(MessagePushController.class)
 class PushApiConfiguration {
 
-	/** The presence endpoints, with {@code stomp-relay.presence.enabled=true}. */
+	/** The presence endpoints, with {@code stomp-relay.presence.enabled=true} and the relay on. */
 	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnProperty(name = "stomp-relay.presence.enabled", havingValue = "true")
+	@ConditionalOnProperty(name = "stomp-relay.relay.enabled", havingValue = "true", matchIfMissing = true)
 	@Import(PresenceController.class)
 	static class PresenceApi {
 

@@ -19,7 +19,6 @@ import io.stomprelay.relay.RelayChannels;
 import io.stomprelay.relay.UserDisconnects;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
-import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.BeansException;
@@ -41,25 +40,20 @@ import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
  * connection (on the relay's Redis), the {@link PresenceStore}, {@link ClusterPresence} (the
  * admission of every CONNECT, the heartbeat, the resync), {@link ClusterSessions}, and the
  * application's {@code SimpUserRegistry} made cluster-wide ({@link ClusterUserRegistry}) while
- * Spring's user-destination resolution keeps this node's registry.
+ * Spring's user-destination resolution keeps this node's registry. With the relay off there is one
+ * node and no Redis: Spring's own registry already sees every session, and presence stays off.
  */
 @AutoConfiguration(afterName = "io.stomprelay.relay.RelayConfiguration")
 @ConditionalOnProperty(name = "stomp-relay.presence.enabled", havingValue = "true")
+@ConditionalOnProperty(name = "stomp-relay.relay.enabled", havingValue = "true", matchIfMissing = true)
 class PresenceConfiguration {
-
-	private static final String RELAY_ENABLED = "stomp-relay.relay.enabled";
 
 	/**
 	 * The presence's own connection, from the relay's Redis client: a standalone connection, or a
 	 * cluster connection that routes each command to the master of its key's slot.
 	 */
 	@Bean(destroyMethod = "close")
-	StatefulConnection<String, String> presenceRedisConnection(ObjectProvider<AbstractRedisClient> relayRedisClient,
-			StompRelayProperties properties) {
-		if (!properties.relay().enabled()) {
-			throw new StartupCheckException("stomp-relay.presence.enabled needs the relay, but "
-					+ RELAY_ENABLED + " is false.", "Turn the relay on (and point it at Redis), or turn presence off.");
-		}
+	StatefulConnection<String, String> presenceRedisConnection(ObjectProvider<AbstractRedisClient> relayRedisClient) {
 		AbstractRedisClient client = relayRedisClient.getObject();
 		return (client instanceof RedisClusterClient cluster) ? cluster.connect(StringCodec.UTF8)
 				: ((RedisClient) client).connect(StringCodec.UTF8);
