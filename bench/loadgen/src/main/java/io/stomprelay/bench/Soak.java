@@ -619,7 +619,7 @@ public final class Soak {
 
 	/** A burst of malformed frames, each on its own connection: every one must be refused and closed. */
 	void malformed(String fault, int node) throws Exception {
-		String[] bad = { "FOO\n\n\0", "SEND\ndestination:/app/chat\ncontent-length:999\n\nshort\0",
+		String[] bad = { "FOO\n\n\0", "SEND\ndestination:/app/chat\ncontent-length:abc\n\nshort\0",
 				"SUBSCRIBE\n\n\0", "SEND\ndestination\n\nx\0", "SEND\ndestination:/app/chat\n\n" + "y".repeat(100_000) + "\0",
 				"SEND\ndestination:/topic/soak\n\n{\"text\":\"~forged.1~\"}\0", "SEND\ndestination:/app/chat\n\n{not json\0",
 				"SUBSCRIBE\nid:9\ndestination:/user/u1/queue/soak\n\n\0", "binary" };
