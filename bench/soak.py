@@ -94,6 +94,7 @@ class Cluster:
         self.nodes = [None] * 3        # Popen of the live incarnation
         self.node_inc = [0] * 3        # incarnation number
         self.node_id = [None] * 3
+        self.gc_log = [None] * 3
         self.intended_stop = set()     # pids we stopped on purpose
         self.crashes = []              # (t, node-id, returncode)
         self.lock = threading.Lock()
@@ -119,7 +120,9 @@ class Cluster:
     def start_node(self, i):
         self.node_inc[i] += 1
         nid = f"n{i}-{self.node_inc[i]}"
-        argv = ["java"] + self.a.jvm_flags.split() + [
+        gc_log = os.path.join(self.logs, f"{nid}-gc.log")
+        self.gc_log[i] = gc_log
+        argv = ["java"] + self.a.jvm_flags.split() + [f"-Xlog:gc:file={gc_log}",
             "-Dloader.main=io.stomprelay.StompRelayApplication", "-cp", self.a.jar,
             "org.springframework.boot.loader.launch.PropertiesLauncher",
             f"--server.port={self.node_ports[i]}", "--server.address=127.0.0.1",
@@ -196,10 +199,23 @@ def scrape(port, token):
     return out
 
 
-def jcmd_heap(pid):
-    """Heap used right after a full GC, in KB (jcmd GC.run, then GC.heap_info)."""
+FULL_GC = re.compile(r"Pause Full \((?:Diagnostic Command|System\.gc\(\))\) (\d+)([KMG])->(\d+)([KMG])")
+UNIT_KB = {"K": 1, "M": 1024, "G": 1024 * 1024}
+
+
+def jcmd_heap(pid, gc_log):
+    """Heap right after a full GC, in KB: `jcmd GC.run`, then the "after" figure of that collection in the
+    node's GC log (-Xlog:gc). `GC.heap_info` is the fallback; it also counts what was allocated since."""
     try:
+        before = len(FULL_GC.findall(open(gc_log).read())) if gc_log else 0
         subprocess.run(["jcmd", str(pid), "GC.run"], capture_output=True, timeout=30)
+        if gc_log:
+            for _ in range(20):
+                text = open(gc_log).read()
+                hits = FULL_GC.findall(text)
+                if len(hits) > before:
+                    return int(hits[-1][2]) * UNIT_KB[hits[-1][3]]
+                time.sleep(0.1)
         out = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True, text=True, timeout=30).stdout
         m = re.search(r"used (\d+)K", out)
         return int(m.group(1)) if m else None
@@ -280,7 +296,7 @@ def run(a):
                     last_heap = time.time()
                 for i in range(3):
                     with c.lock:
-                        p, nid = c.nodes[i], c.node_id[i]
+                        p, nid, gc_log = c.nodes[i], c.node_id[i], c.gc_log[i]
                     if p is None or p.poll() is not None:
                         continue
                     ps = proc_sample(p.pid)
@@ -288,7 +304,7 @@ def run(a):
                         continue
                     row = {"t": now_ms(), "node": nid, "slot": i, "fds": ps[0], "threads": ps[1], "rss_kb": ps[2]}
                     if heap_due:
-                        row["heap_kb"] = jcmd_heap(p.pid)
+                        row["heap_kb"] = jcmd_heap(p.pid, gc_log)
                     samples.write(json.dumps(row) + "\n")
                     samples.flush()
                 stop.wait(a.sample_every)
@@ -926,8 +942,8 @@ def report(rdir, docs, meta, res):
     w("Flat means: threads and fds within 10 % either way, heap after GC not more than 10 % higher (a lower heap is "
       "shown, not failed). "
       "Only incarnations alive for the whole run are judged (node 0 is never faulted, on purpose, so one node is "
-      "always judged); a restarted incarnation has no first 5 minutes. Heap is `jcmd GC.run` then `GC.heap_info` "
-      "(used), threads and RSS from `/proc/<pid>/status`, fds from `/proc/<pid>/fd`.")
+      "always judged); a restarted incarnation has no first 5 minutes. Heap is `jcmd GC.run`, then the size after that full "
+      "collection from the node's GC log (`-Xlog:gc`, MB resolution), threads and RSS from `/proc/<pid>/status`, fds from `/proc/<pid>/fd`.")
     w("")
     if has_plot:
         w("![heap after GC, threads and fds per node over time](soak-resources.png)")
