@@ -756,7 +756,7 @@ def analyse(rdir):
         "0 node crashes": not meta.get("crashes"),
         "no uncounted loss": res["uncounted"] == 0,
         "every fault recovered": not res["not_recovered"],
-        "heap/threads/fds flat within 10 %": res["resources"]["flat"],
+        "heap after GC not growing by more than 10 %, threads and fds within 10 %": res["resources"]["flat"],
     }
     res["checks"] = checks
     res["pass"] = all(checks.values())
@@ -780,6 +780,19 @@ def resources(rdir, meta):
         d = {"samples": len(rs), "lifetime_s": round(life)}
         judged = bool(first) and bool(lastw) and rs[0]["t"] <= t_on + 60000 and rs[-1]["t"] >= t_end - 60000
         d["judged"] = judged
+        heap = [(r["t"], r["heap_kb"]) for r in rs if r.get("heap_kb")]
+        if heap:
+            lo, hi = min(h for _, h in heap), max(h for _, h in heap)
+            d["heap_range_kb"] = [lo, hi]
+            # the largest step between consecutive samples, and when (minutes since traffic start)
+            steps = [(abs(b[1] - a[1]), b[0]) for a, b in zip(heap, heap[1:])]
+            if steps:
+                big = max(steps)
+                d["heap_largest_step"] = {"kb": big[0], "at_min": round((big[1] - t_on) / 60000, 1)}
+            third = t_on + (t_end - t_on) // 3
+            late = [h for t, h in heap if t >= third]
+            if late:
+                d["heap_range_last_two_thirds_kb"] = [min(late), max(late)]
         for k in ("heap_kb", "threads", "fds", "rss_kb"):
             f = [r[k] for r in first if r.get(k)]
             l = [r[k] for r in lastw if r.get(k)]
@@ -938,6 +951,17 @@ def report(rdir, docs, meta, res):
             return f"{v['first'] / scale:.0f} → {v['last'] / scale:.0f} ({v['change_pct']:+.1f} %)"
         w(f"| {nid} | {d['lifetime_s'] / 60:.1f} min | {'yes' if d['judged'] else 'no (restarted)'} | "
           f"{cell('heap_kb', 1024)} | {cell('threads')} | {cell('fds')} | {cell('rss_kb', 1024)} |")
+    for nid, d in res["resources"]["nodes"].items():
+        if d.get("judged") and d.get("heap_range_kb"):
+            lo, hi = d["heap_range_kb"]
+            line = (f"- {nid}: heap after GC between {lo / 1024:.0f} and {hi / 1024:.0f} MB over the whole run")
+            if d.get("heap_largest_step"):
+                line += (f"; largest change between two samples {d['heap_largest_step']['kb'] / 1024:.0f} MB at minute "
+                         f"{d['heap_largest_step']['at_min']}")
+            if d.get("heap_range_last_two_thirds_kb"):
+                a2, b2 = d["heap_range_last_two_thirds_kb"]
+                line += f"; {a2 / 1024:.0f} to {b2 / 1024:.0f} MB over the last two thirds"
+            w(line)
     w("")
     w("Flat means: threads and fds within 10 % either way, heap after GC not more than 10 % higher (a lower heap is "
       "shown, not failed). "
