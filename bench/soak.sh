@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Soak and chaos (issue 18): bash bench/soak.sh
+#
+# One redis-server and 3 product nodes (separate JVMs, target/stomp-relay.jar), a few hundred STOMP
+# sessions from the soak client (bench/loadgen, io.stomprelay.bench.Soak) spread over the nodes and
+# reconnecting with exponential backoff, mixed traffic at a steady rate, and faults on a seeded
+# random schedule: Redis killed and restarted, Redis paused (SIGSTOP/SIGCONT), a node SIGKILLed and
+# started again, a node stopped gracefully (SIGTERM) and started again, a client that stops
+# reading, a client that floods frames, a burst of malformed frames, a token that expires
+# mid-session. Every send and delivery is recorded and accounted for afterwards; writes
+# docs/SOAK.md and docs/soak-resources.png. Exits non-zero when a check fails (an uncounted loss,
+# a duplicate, a reorder, a wrong-user delivery, a crash, a fault not recovered, resources growing).
+#
+# Loopback only, free ports; every process it starts is stopped by its pid (never by name).
+# Bounded: DURATION seconds of traffic plus start-up (~1 min), drain and analysis (~1 min).
+#
+# Knobs (environment):
+#   DURATION (1800)  SEED (18)  USERS (100, two sessions each)  ANON (40)
+#   WARMUP (60) s before the first fault, QUIET_END (150) s without faults at the end
+#   KINDS        comma list restricting the fault kinds (default: all eight)
+#   NO_REPORT=1      analyse but do not write docs/ (short trial runs)
+#   SKIP_BUILD=1     use the existing target/stomp-relay.jar and bench/loadgen/target/loadgen.jar
+#   JVM_FLAGS        product node JVM flags (-Xms256m -Xmx512m -XX:+UseG1GC)
+# Not part of ./mvnw verify. Raw results: bench/results/soak-<run>/ (git-ignored).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+DURATION=${DURATION:-1800}
+SEED=${SEED:-18}
+USERS=${USERS:-100}
+ANON=${ANON:-40}
+JVM_FLAGS=${JVM_FLAGS:-"-Xms256m -Xmx512m -XX:+UseG1GC"}
+RESULTS="$BENCH_DIR/results/soak"
+mkdir -p "$RESULTS"
+say() { printf '[soak.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+for tool in java /usr/bin/redis-server jcmd python3; do
+  command -v "$tool" >/dev/null || { say "missing $tool"; exit 2; }
+done
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+if ! "$PY" -c 'import matplotlib' 2>/dev/null && [ "$(id -u)" = 0 ] && [ "${NO_REPORT:-0}" != 1 ]; then
+  say "installing python3-matplotlib for the plot"
+  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib) \
+    >"$RESULTS/apt.log" 2>&1 || say "could not install python3-matplotlib: the report will have no plot"
+fi
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  say "building the product jar and the soak client"
+  (cd "$REPO_DIR" && { ./mvnw -o -q -B -DskipTests package || ./mvnw -q -B -DskipTests package; }) \
+    >"$RESULTS/build-product.log" 2>&1 || { say "product build failed: $RESULTS/build-product.log"; exit 2; }
+  (cd "$BENCH_DIR/loadgen" && { mvn -o -q -B -DskipTests package || mvn -q -B -DskipTests package; }) \
+    >"$RESULTS/build-loadgen.log" 2>&1 || { say "soak client build failed: $RESULTS/build-loadgen.log"; exit 2; }
+fi
+
+SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
+COMMAND="bash bench/soak.sh"
+[ "$DURATION" != 1800 ] && COMMAND="DURATION=$DURATION $COMMAND"
+[ "$SEED" != 18 ] && COMMAND="SEED=$SEED $COMMAND"
+[ "$USERS" != 100 ] && COMMAND="USERS=$USERS $COMMAND"
+[ "$ANON" != 40 ] && COMMAND="ANON=$ANON $COMMAND"
+DOCS="$REPO_DIR/docs"
+[ "${NO_REPORT:-0}" = 1 ] && DOCS=-
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+say "soak: ${DURATION}s, seed $SEED, $USERS users x 2 + $ANON anonymous sessions"
+exec "$PY" "$BENCH_DIR/soak.py" run --duration "$DURATION" --seed "$SEED" --users "$USERS" --anon "$ANON" \
+  --jar "$REPO_DIR/target/stomp-relay.jar" --loadgen "$BENCH_DIR/loadgen/target/loadgen.jar" \
+  --warmup "${WARMUP:-60}" --quiet-end "${QUIET_END:-150}" --kinds "${KINDS:-all}" \
+  --results "$RESULTS" --docs "$DOCS" --secret "$SECRET" --jvm-flags "$JVM_FLAGS" --command "$COMMAND"
