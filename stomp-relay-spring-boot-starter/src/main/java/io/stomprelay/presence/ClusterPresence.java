@@ -104,15 +104,24 @@ public class ClusterPresence implements ConnectAdmission, LocalSessionRegistry.L
 			.register(registry);
 	}
 
+	/**
+	 * Lists the session. Only a user's session under a per-user limit waits for Redis's answer; an
+	 * anonymous session, or any session while the limits are off, is admitted at once and listed
+	 * behind it (its later writes follow on the same connection, so they cannot overtake it), so its
+	 * {@code CONNECTED} does not wait for a Redis round trip.
+	 */
 	@Override
 	public CompletableFuture<Boolean> admit(LocalSession session) {
 		if (!this.running) {
 			return CompletableFuture.completedFuture(true);
 		}
-		return this.store.admit(session, this.maxSessionsPerUser, this.dead).handle((admitted, failure) -> {
-			written(failure);
-			return (failure != null) || admitted;
-		});
+		CompletableFuture<Boolean> admitted = this.store.admit(session, this.maxSessionsPerUser, this.dead)
+			.handle((admit, failure) -> {
+				written(failure);
+				return (failure != null) || admit;
+			});
+		boolean limited = session.user() != null && this.maxSessionsPerUser < Integer.MAX_VALUE;
+		return limited ? admitted : CompletableFuture.completedFuture(true);
 	}
 
 	@Override
