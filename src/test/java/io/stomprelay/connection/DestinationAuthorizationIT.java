@@ -162,7 +162,7 @@ class DestinationAuthorizationIT {
 		try (StatefulRedisConnection<String, String> connection = redis.connect()) {
 			await().during(QUIET).atMost(QUIET.plusSeconds(2)).untilAsserted(() -> {
 				List<String> channels = connection.sync().pubsubChannels("*");
-				assertThat(channels).anyMatch(channel -> channel.endsWith(control));
+				assertThat(channels).anyMatch(channel -> channel.endsWith(":{" + control + "}"));
 				assertThat(channels).allSatisfy(channel -> assertThat(channel).doesNotContain("xxxxxxxxxx").hasSizeLessThan(400));
 			});
 		}

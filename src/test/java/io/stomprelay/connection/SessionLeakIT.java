@@ -126,8 +126,8 @@ class SessionLeakIT {
 			.isGreaterThanOrEqualTo(ATTEMPTS * 99L / 100);
 
 		SimpUserRegistry registry = node.bean(SimpUserRegistry.class);
-		String leakChannels = channels.destinationChannel("/topic/leak-") + "*";
-		String leakUsers = channels.userChannel("leaker-" + run + "-") + "*";
+		String leakChannels = prefixPattern(channels.destinationChannel("/topic/leak-"));
+		String leakUsers = prefixPattern(channels.userChannel("leaker-" + run + "-"));
 		try {
 			await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> leftBehind(sessionsBefore, channelsBefore,
 					registry, users, leakChannels, leakUsers).assertAll());
@@ -186,6 +186,14 @@ class SessionLeakIT {
 
 	private static double relayChannels() {
 		return node.bean(MeterRegistry.class).get("stomp.relay.redis.subscriptions").gauge().value();
+	}
+
+	/**
+	 * @param channel a channel name whose hash-tagged part ends with a name prefix
+	 * @return the {@code PUBSUB CHANNELS} pattern of every channel whose name starts with it
+	 */
+	private static String prefixPattern(String channel) {
+		return channel.substring(0, channel.length() - "}".length()) + "*";
 	}
 
 }
