@@ -94,7 +94,7 @@ public class ClusterSessions {
 		return sessions.stream()
 			.filter(session -> session.user() != null && session.isConnected() && session.isOpen())
 			.map(session -> new ClusterSession(session.id(), session.user(), this.store.instance(), this.nodeId,
-					session.connectedAt(), List.copyOf(new java.util.LinkedHashSet<>(session.subscriptions().values()))))
+					session.connectedAt(), session.destinations()))
 			.toList();
 	}
 

@@ -201,7 +201,17 @@ public class PresenceStore {
 	 * it renewed its deadline meanwhile).
 	 */
 	public CompletableFuture<Void> sweep(String deadInstance) {
-		String instanceKey = this.keys.presenceInstanceKey(deadInstance);
+		return removeSessionsOf(deadInstance)
+			.thenCompose(done -> this.redis
+				.<Long>eval(FORGET, ScriptOutputType.INTEGER, new String[] { this.keys.presenceInstancesKey() },
+						deadInstance)
+				.toCompletableFuture())
+			.thenApply(done -> null);
+	}
+
+	/** Removes an instance's sessions from their users' hashes, then the instance's own hash. */
+	private CompletableFuture<Void> removeSessionsOf(String instance) {
+		String instanceKey = this.keys.presenceInstanceKey(instance);
 		return this.redis.hgetall(instanceKey).toCompletableFuture().thenCompose(sessions -> {
 			List<CompletableFuture<?>> removals = new ArrayList<>();
 			sessions.forEach((sessionId, user) -> {
@@ -211,10 +221,6 @@ public class PresenceStore {
 			});
 			return CompletableFuture.allOf(removals.toArray(CompletableFuture[]::new))
 				.thenCompose(done -> this.redis.del(instanceKey).toCompletableFuture())
-				.thenCompose(done -> this.redis
-					.<Long>eval(FORGET, ScriptOutputType.INTEGER, new String[] { this.keys.presenceInstancesKey() },
-							deadInstance)
-					.toCompletableFuture())
 				.thenApply(done -> null);
 		});
 	}
@@ -254,18 +260,9 @@ public class PresenceStore {
 
 	/** Removes this instance and all its sessions at once (a graceful stop). */
 	public CompletableFuture<Void> leave() {
-		String instanceKey = this.keys.presenceInstanceKey(this.instance);
-		return this.redis.hgetall(instanceKey).toCompletableFuture().thenCompose(sessions -> {
-			List<CompletableFuture<?>> removals = new ArrayList<>();
-			sessions.forEach((sessionId, user) -> {
-				if (!user.isEmpty()) {
-					removals.add(this.redis.hdel(this.keys.presenceUserKey(user), sessionId).toCompletableFuture());
-				}
-			});
-			removals.add(this.redis.del(instanceKey).toCompletableFuture());
-			removals.add(this.redis.zrem(this.keys.presenceInstancesKey(), this.instance).toCompletableFuture());
-			return CompletableFuture.allOf(removals.toArray(CompletableFuture[]::new));
-		});
+		return removeSessionsOf(this.instance)
+			.thenCompose(done -> this.redis.zrem(this.keys.presenceInstancesKey(), this.instance).toCompletableFuture())
+			.thenApply(done -> null);
 	}
 
 	/** @return the user's sessions on live instances, oldest first */
@@ -329,7 +326,7 @@ public class PresenceStore {
 	private String record(LocalSession session) {
 		StringBuilder record = new StringBuilder(this.instance).append('\n')
 			.append(session.connectedAt().toEpochMilli());
-		for (String destination : new LinkedHashSet<>(session.subscriptions().values())) {
+		for (String destination : session.destinations()) {
 			record.append('\n').append(destination);
 		}
 		return record.toString();

@@ -4,6 +4,8 @@ import java.time.Instant;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
@@ -156,6 +158,13 @@ public final class LocalSession {
 	 */
 	public synchronized Map<String, String> subscriptions() {
 		return Collections.unmodifiableMap(new LinkedHashMap<>(this.subscriptions));
+	}
+
+	/**
+	 * @return the distinct destinations the session subscribes to, in subscription order; a copy
+	 */
+	public synchronized List<String> destinations() {
+		return List.copyOf(new LinkedHashSet<>(this.subscriptions.values()));
 	}
 
 	/**
