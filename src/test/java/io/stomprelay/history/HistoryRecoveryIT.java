@@ -42,7 +42,14 @@ class HistoryRecoveryIT {
 
 	@Test
 	void sessionThatMissedFiftyMessagesGetsExactlyThoseThenLiveOnes() {
-		String user = "hist-fifty";
+		missedFiftyThenLive(nodes, "hist-fifty");
+	}
+
+	/**
+	 * A session on B misses 50 messages published on A, resumes in the same WebSocket message as its
+	 * CONNECT, and gets exactly those, in order, then live ones.
+	 */
+	static void missedFiftyThenLive(TwoNodes nodes, String user) {
 		RawStompSocket first = subscribed(nodes.b(), user, "/user/queue/notes");
 		sendToUser(nodes.a(), user, "before");
 		String seen = await().atMost(WAIT).until(() -> lastPosition(first, "/user/queue/notes"), p -> p != null);

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.lettuce.core.RedisClient;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.stomprelay.relay.DropReason;
 import io.stomprelay.relay.RelayMetrics;
@@ -103,14 +104,19 @@ class HistoryRedisRestartIT {
 		}
 		double lost = nodes.a().bean(RelayMetrics.class).droppedCount(DropReason.MISSED)
 				+ nodes.b().bean(RelayMetrics.class).droppedCount(DropReason.MISSED);
-		System.out.printf("restart: %d published, %d in the new life, %.0f missed after the restart%n", published.get(), top,
-				lost);
+		double repaired = repaired(nodes.a().bean(MeterRegistry.class)) + repaired(nodes.b().bean(MeterRegistry.class));
+		System.out.printf("restart: %d published, %d in the new life, %.0f read back from the history by a node that "
+				+ "missed them live, %.0f missed for good%n", published.get(), top, repaired, lost);
 
 		RawStompSocket old = nodes.closedAfterTest(
 				HistoryRecoveryIT.open(nodes.b(), "steady-old", DESTINATION, beforeRestart));
 		String receipt = old.awaitFrame("RECEIPT", WAIT);
 		assertThat(header(receipt, "recovered")).isEqualTo("false");
 		assertThat(old.frames().subList(0, old.frames().indexOf(receipt))).noneMatch(f -> f.startsWith("MESSAGE"));
+	}
+
+	private static double repaired(MeterRegistry registry) {
+		return registry.get("stomp.relay.history.repaired").counter().count();
 	}
 
 	private static String summary(Map<String, List<Long>> byEpoch) {

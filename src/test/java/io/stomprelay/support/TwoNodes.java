@@ -21,10 +21,13 @@ public final class TwoNodes implements BeforeAllCallback, AfterAllCallback, Afte
 
 	private final List<AutoCloseable> openedByTest = new ArrayList<>();
 
+	private final boolean onRedisCluster;
+
 	private RelayCluster cluster;
 
-	private TwoNodes(String name, Object[] extraSourcesAndProperties) {
+	private TwoNodes(String name, boolean onRedisCluster, Object[] extraSourcesAndProperties) {
 		this.name = name;
+		this.onRedisCluster = onRedisCluster;
 		this.extraSourcesAndProperties = extraSourcesAndProperties;
 	}
 
@@ -33,12 +36,18 @@ public final class TwoNodes implements BeforeAllCallback, AfterAllCallback, Afte
 	 * @param extraSourcesAndProperties as for {@link RelayNode#start}, applied to both nodes
 	 */
 	public static TwoNodes named(String name, Object... extraSourcesAndProperties) {
-		return new TwoNodes(name, extraSourcesAndProperties);
+		return new TwoNodes(name, false, extraSourcesAndProperties);
+	}
+
+	/** As {@link #named}, on a Redis Cluster of three masters and three replicas. */
+	public static TwoNodes onRedisCluster(String name, Object... extraSourcesAndProperties) {
+		return new TwoNodes(name, true, extraSourcesAndProperties);
 	}
 
 	@Override
 	public void beforeAll(ExtensionContext context) {
-		this.cluster = RelayCluster.start(this.name, this.extraSourcesAndProperties);
+		this.cluster = this.onRedisCluster ? RelayCluster.startOnRedisCluster(this.name, this.extraSourcesAndProperties)
+				: RelayCluster.start(this.name, this.extraSourcesAndProperties);
 	}
 
 	@Override
@@ -70,6 +79,10 @@ public final class TwoNodes implements BeforeAllCallback, AfterAllCallback, Afte
 
 	public RedisTestServer redis() {
 		return this.cluster.redis();
+	}
+
+	public RedisClusterTestServer redisCluster() {
+		return this.cluster.redisCluster();
 	}
 
 	/**

@@ -63,7 +63,7 @@ public class HistoryConfiguration {
 			StompRelayProperties properties, RelayMetrics metrics, HistoryMetrics historyMetrics,
 			LocalSessionRegistry sessions) {
 		SubscriptionRecovery recovery = new SubscriptionRecovery(history, codec, lanes, clientOutboundChannel,
-				properties.redis().subscribeTimeout(), metrics, historyMetrics);
+				properties.history().recoveryTimeout(), metrics, historyMetrics);
 		sessions.addListener(recovery);
 		return recovery;
 	}

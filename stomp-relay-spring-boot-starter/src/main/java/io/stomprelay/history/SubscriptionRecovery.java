@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 import io.stomprelay.connection.SessionLanes;
+import org.apache.commons.logging.Log;
 import io.stomprelay.relay.DropReason;
 import io.stomprelay.relay.EnvelopeCodec;
 import io.stomprelay.relay.EnvelopeFormatException;
@@ -30,6 +31,8 @@ import org.springframework.messaging.support.ChannelInterceptor;
 import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.messaging.support.MessageHeaderAccessor;
 import org.springframework.messaging.support.NativeMessageHeaderAccessor;
+import org.springframework.messaging.simp.broker.OrderedMessageChannelDecorator;
+import org.apache.commons.logging.LogFactory;
 
 /**
  * Resumes a subscription: a SUBSCRIBE to a destination with history that carries
@@ -43,13 +46,20 @@ import org.springframework.messaging.support.NativeMessageHeaderAccessor;
  * paused, no thread waits). Then, under the gate's lock, the replayed messages, the held live ones
  * that are newer and the {@code RECEIPT} go out, in that order, and the gate opens. Every message
  * of the subscription is compared with the newest one sent, so a live message the replay already
- * had is dropped, also after the gate opened. The client outbound channel runs each session's
- * frames in the order they were sent ({@link SessionLanes}), so that order is the order on the wire.
+ * had is dropped, also after the gate opened.
+ * <p>Order on the wire. Spring's broker hands each session its messages one at a time through its
+ * own per-session sender, which the replay cannot join. So, from its first resuming SUBSCRIBE on,
+ * every frame for that session (of every subscription, receipts and errors too) is taken off the
+ * broker's sender here and re-sent through one ordered sender of the session's own, Spring's
+ * {@link OrderedMessageChannelDecorator}: frames reach the client in the order they passed here,
+ * and a client that stops reading is still found by Spring's send-time and buffer limits (the next
+ * frame is released once the previous one is buffered, not written). Sessions that never resume
+ * are left alone.
  * <p>The {@code RECEIPT} (when the SUBSCRIBE asked for one) says {@code recovered:true} and
  * {@code recovered-count:<n>}, or {@code recovered:false} with nothing replayed: the position is not
  * one, belongs to another life of the stream (expired, Redis restarted), is trimmed away, ahead of
  * the stream, more than {@code max-recovery} behind, or Redis did not answer within
- * {@code stomp-relay.redis.subscribe-timeout}.
+ * {@code stomp-relay.history.recovery-timeout}.
  */
 public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionRegistry.Listener {
 
@@ -69,6 +79,11 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 
 	private static final String NEXT_MESSAGE_TASK = "simpNextMessageTask";
 
+	/** Marks a frame already re-sent through its session's own ordered sender. */
+	private static final String REORDERED = "stompRelayReordered";
+
+	private static final Log orderedSenderLog = LogFactory.getLog(OrderedMessageChannelDecorator.class);
+
 	private final MessageHistory history;
 
 	private final EnvelopeCodec codec;
@@ -83,8 +98,8 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 
 	private final HistoryMetrics historyMetrics;
 
-	/** Session id to its resumed subscriptions' gates, by subscription id. */
-	private final ConcurrentHashMap<String, Map<String, Gate>> gates = new ConcurrentHashMap<>();
+	/** Sessions that resumed a subscription at least once, by session id. */
+	private final ConcurrentHashMap<String, Resumed> sessions = new ConcurrentHashMap<>();
 
 	/**
 	 * @param lanes the client inbound channel's lanes, paused while a replay is read
@@ -109,9 +124,9 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 	 * @param subscribe the SUBSCRIBE's headers
 	 */
 	public void prepare(LocalSession session, String subscriptionId, String destination, MessageHeaders subscribe) {
-		Map<String, Gate> sessionGates = this.gates.get(session.id());
-		if (sessionGates != null) {
-			sessionGates.remove(subscriptionId);
+		Resumed resumed = this.sessions.get(session.id());
+		if (resumed != null) {
+			resumed.gates.remove(subscriptionId);
 		}
 		String resumeFrom = firstNativeHeader(subscribe, RESUME_FROM);
 		if (resumeFrom == null || !this.history.coversSubscription(destination)) {
@@ -119,7 +134,9 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 		}
 		HistoryStream stream = this.history.streamOfSubscription(session.user(), destination);
 		Gate gate = new Gate(destination, stream, (stream != null) ? StreamPosition.parse(resumeFrom) : null);
-		this.gates.computeIfAbsent(session.id(), id -> new ConcurrentHashMap<>()).put(subscriptionId, gate);
+		this.sessions.computeIfAbsent(session.id(),
+				id -> new Resumed(new OrderedMessageChannelDecorator(this.clientOutboundChannel.getObject(), orderedSenderLog)))
+			.gates.put(subscriptionId, gate);
 	}
 
 	/**
@@ -129,8 +146,8 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 	 * @return {@code false} when the subscription does not resume (the caller sends the receipt)
 	 */
 	public boolean recover(String sessionId, String subscriptionId, String receiptId) {
-		Map<String, Gate> sessionGates = this.gates.get(sessionId);
-		Gate gate = (sessionGates != null) ? sessionGates.get(subscriptionId) : null;
+		Resumed resumed = this.sessions.get(sessionId);
+		Gate gate = (resumed != null) ? resumed.gates.get(subscriptionId) : null;
 		if (gate == null) {
 			return false;
 		}
@@ -143,7 +160,7 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 								sessionId, failure.getClass().getSimpleName());
 						return MessageHistory.Replay.NOT_RECOVERED;
 					});
-		Runnable finish = () -> finish(sessionId, subscriptionId, gate, replay.join(), receiptId);
+		Runnable finish = () -> finish(sessionId, subscriptionId, resumed.out, gate, replay.join(), receiptId);
 		if (replay.isDone()) {
 			finish.run();
 		}
@@ -153,59 +170,52 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 		return true;
 	}
 
-	/** The client unsubscribed: forget the subscription's gate. */
+	/**
+	 * The client unsubscribed: forget the subscription's gate. The session keeps its ordered sender,
+	 * which may still hold frames, until it ends.
+	 */
 	public void forget(String sessionId, String subscriptionId) {
-		Map<String, Gate> sessionGates = this.gates.get(sessionId);
-		if (sessionGates != null) {
-			sessionGates.remove(subscriptionId);
-			if (sessionGates.isEmpty()) {
-				this.gates.remove(sessionId, sessionGates);
-			}
+		Resumed resumed = this.sessions.get(sessionId);
+		if (resumed != null) {
+			resumed.gates.remove(subscriptionId);
 		}
 	}
 
 	@Override
 	public void ended(LocalSession session) {
-		this.gates.remove(session.id());
+		this.sessions.remove(session.id());
 	}
 
-	/** @return sessions with a resumed subscription (for tests) */
+	/** @return sessions that resumed a subscription (for tests) */
 	int sessions() {
-		return this.gates.size();
+		return this.sessions.size();
 	}
 
-	private void finish(String sessionId, String subscriptionId, Gate gate, MessageHistory.Replay replay,
-			String receiptId) {
-		MessageChannel outbound = this.clientOutboundChannel.getObject();
+	private void finish(String sessionId, String subscriptionId, MessageChannel outbound, Gate gate,
+			MessageHistory.Replay replay, String receiptId) {
 		int replayed = 0;
 		synchronized (gate) {
-			gate.draining = Thread.currentThread();
-			try {
-				if (!replay.recovered()) {
-					gate.last = null;
-				}
-				else {
-					for (HistoryBatch.Entry entry : replay.entries()) {
-						StreamPosition position = new StreamPosition(replay.epoch(), entry.offset());
-						Message<byte[]> frame = frame(sessionId, subscriptionId, gate.destination, entry, position);
-						if (frame != null && gate.newer(position)) {
-							outbound.send(frame);
-							replayed++;
-						}
+			if (!replay.recovered()) {
+				gate.last = null;
+			}
+			else {
+				for (HistoryBatch.Entry entry : replay.entries()) {
+					StreamPosition position = new StreamPosition(replay.epoch(), entry.offset());
+					Message<byte[]> frame = frame(sessionId, subscriptionId, gate.destination, entry, position);
+					if (frame != null && gate.newer(position)) {
+						outbound.send(reordered(frame));
+						replayed++;
 					}
-				}
-				for (Message<?> held : gate.held) {
-					if (gate.newer(positionOf(held.getHeaders()))) {
-						outbound.send(held);
-					}
-				}
-				gate.held = null;
-				if (receiptId != null) {
-					outbound.send(receipt(sessionId, receiptId, replay.recovered(), replayed));
 				}
 			}
-			finally {
-				gate.draining = null;
+			for (Message<?> held : gate.held) {
+				if (gate.newer(positionOf(held.getHeaders()))) {
+					outbound.send(held);
+				}
+			}
+			gate.held = null;
+			if (receiptId != null) {
+				outbound.send(reordered(receipt(sessionId, receiptId, replay.recovered(), replayed)));
 			}
 		}
 		this.historyMetrics.recovery(replay.recovered(), replayed);
@@ -241,51 +251,58 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 	}
 
 	/**
-	 * Holds a resumed subscription's live messages while its replay is read, and drops those the
-	 * replay (or an earlier message) already delivered.
+	 * For a session that resumed a subscription: holds that subscription's live messages while its
+	 * replay is read, drops those the replay (or an earlier message) already delivered, and re-sends
+	 * every other frame of the session through the session's own ordered sender.
 	 */
 	@Override
 	public Message<?> preSend(Message<?> message, MessageChannel channel) {
-		if (this.gates.isEmpty()) {
+		if (this.sessions.isEmpty()) {
 			return message;
 		}
 		MessageHeaders headers = message.getHeaders();
 		String sessionId = SimpMessageHeaderAccessor.getSessionId(headers);
-		Map<String, Gate> sessionGates = (sessionId != null) ? this.gates.get(sessionId) : null;
-		String subscriptionId = (sessionGates != null) ? SimpMessageHeaderAccessor.getSubscriptionId(headers) : null;
-		Gate gate = (subscriptionId != null) ? sessionGates.get(subscriptionId) : null;
-		if (gate == null) {
+		Resumed resumed = (sessionId != null) ? this.sessions.get(sessionId) : null;
+		if (resumed == null || headers.containsKey(REORDERED)) {
 			return message;
 		}
-		StreamPosition position = positionOf(headers);
+		String subscriptionId = SimpMessageHeaderAccessor.getSubscriptionId(headers);
+		Gate gate = (subscriptionId != null) ? resumed.gates.get(subscriptionId) : null;
+		StreamPosition position = (gate != null) ? positionOf(headers) : null;
 		if (position == null) {
-			return message;
+			resumed.out.send(reordered(message));
+			return null;
 		}
 		synchronized (gate) {
-			if (gate.draining == Thread.currentThread()) {
-				return message;
-			}
 			if (gate.held != null) {
 				if (gate.held.size() >= MAX_HELD) {
 					this.metrics.dropped(DropReason.DELIVERY_QUEUE_FULL, "resuming subscription");
 				}
 				else {
-					gate.held.add(detached(message));
+					gate.held.add(reordered(message));
 				}
-				return null;
 			}
-			if (!gate.newer(position)) {
+			else if (gate.newer(position)) {
+				resumed.out.send(reordered(message));
+			}
+			else {
 				this.metrics.duplicate();
-				return null;
 			}
-			return message;
+			return null;
 		}
 	}
 
-	/** A copy without the ordering callback of the broker's per-session sender, which has moved on. */
-	private static Message<?> detached(Message<?> message) {
-		SimpMessageHeaderAccessor accessor = SimpMessageHeaderAccessor.wrap(message);
+	/**
+	 * A copy marked as re-sent, without the ordering callback of the sender it came through (which
+	 * has moved on), and mutable, as an ordered sender needs it.
+	 */
+	private static Message<?> reordered(Message<?> message) {
+		MessageHeaderAccessor accessor = (MessageHeaderAccessor.getAccessor(message,
+				MessageHeaderAccessor.class) instanceof StompHeaderAccessor) ? StompHeaderAccessor.wrap(message)
+						: SimpMessageHeaderAccessor.wrap(message);
 		accessor.removeHeader(NEXT_MESSAGE_TASK);
+		accessor.setHeader(REORDERED, Boolean.TRUE);
+		accessor.setLeaveMutable(true);
 		return MessageBuilder.createMessage(message.getPayload(), accessor.getMessageHeaders());
 	}
 
@@ -303,6 +320,19 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 		return (values != null && !values.isEmpty()) ? values.get(0) : null;
 	}
 
+	/** A session that resumed a subscription: its gates and its own ordered sender. */
+	private static final class Resumed {
+
+		final Map<String, Gate> gates = new ConcurrentHashMap<>();
+
+		final MessageChannel out;
+
+		Resumed(MessageChannel out) {
+			this.out = out;
+		}
+
+	}
+
 	/** One resumed subscription. Guarded by its own lock. */
 	private static final class Gate {
 
@@ -318,9 +348,6 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 
 		/** Live messages held while the replay is read; {@code null} once the gate is open. */
 		List<Message<?>> held = new ArrayList<>();
-
-		/** The thread sending the replay, whose frames pass. */
-		Thread draining;
 
 		Gate(String destination, HistoryStream stream, StreamPosition from) {
 			this.destination = destination;

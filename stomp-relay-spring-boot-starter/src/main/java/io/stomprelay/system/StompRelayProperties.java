@@ -41,9 +41,12 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param ttl how long a destination's history outlives its last message
 	 * @param maxRecovery the most messages one resuming SUBSCRIBE replays; a client further behind
 	 * gets {@code recovered:false} and nothing replayed
+	 * @param recoveryTimeout how long a resuming SUBSCRIBE waits for Redis to read what it missed
+	 * before it gets {@code recovered:false} (generous: after a deploy every client resumes at once)
 	 */
 	public record History(@DefaultValue List<String> destinations, @DefaultValue("1000") int size,
-			@DefaultValue("10m") Duration ttl, @DefaultValue("1000") int maxRecovery) {
+			@DefaultValue("10m") Duration ttl, @DefaultValue("1000") int maxRecovery,
+			@DefaultValue("5s") Duration recoveryTimeout) {
 
 		/** @return whether any destination keeps history */
 		public boolean enabled() {

@@ -1,0 +1,121 @@
+package io.stomprelay.history;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.stomprelay.relay.DropReason;
+import io.stomprelay.relay.EnvelopeCodec;
+import io.stomprelay.relay.MessageKind;
+import io.stomprelay.relay.RelayChannels;
+import io.stomprelay.relay.RelayEnvelope;
+import io.stomprelay.relay.RelayMetrics;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The receiving node's side of history: duplicates dropped, holes filled from the stream before
+ * newer messages, what cannot be filled counted and signalled.
+ */
+class HistoryReceiverTest {
+
+	private static final String CHANNEL = "stomp-relay:destination:{/topic/t}";
+
+	private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
+	private final RelayMetrics metrics = new RelayMetrics(this.registry, "node-test");
+
+	private final EnvelopeCodec codec = new EnvelopeCodec(1 << 20);
+
+	private final List<CompletableFuture<List<HistoryBatch.Entry>>> reads = new ArrayList<>();
+
+	private final List<long[]> readRanges = new ArrayList<>();
+
+	private final MessageHistory history = new MessageHistory(List.of("/topic/**"), new RelayChannels("stomp-relay"), null,
+			1000) {
+		@Override
+		public CompletableFuture<List<HistoryBatch.Entry>> between(HistoryStream stream, StreamPosition after,
+				long before) {
+			CompletableFuture<List<HistoryBatch.Entry>> read = new CompletableFuture<>();
+			HistoryReceiverTest.this.reads.add(read);
+			HistoryReceiverTest.this.readRanges.add(new long[] { after.offset(), before });
+			return read;
+		}
+	};
+
+	private final HistoryReceiver receiver = new HistoryReceiver(this.history, this.codec, this.metrics,
+			new HistoryMetrics(this.registry));
+
+	private final List<String> delivered = new ArrayList<>();
+
+	@BeforeEach
+	void open() {
+		this.receiver.open(CHANNEL);
+	}
+
+	@Test
+	void deliversInOrderAndDropsWhatItAlreadyDelivered() {
+		receive("e1", 1);
+		receive("e1", 2);
+		receive("e1", 2);
+		receive("e1", 1);
+		receive("e1", 3);
+		assertThat(this.delivered).containsExactly("e1-1", "e1-2", "e1-3");
+		assertThat(this.registry.get("stomp.relay.duplicates").counter().count()).isEqualTo(2);
+		assertThat(this.reads).isEmpty();
+	}
+
+	@Test
+	void fillsAHoleFromTheStreamBeforeNewerMessages() {
+		receive("e1", 1);
+		receive("e1", 4);
+		receive("e1", 5);
+		assertThat(this.delivered).containsExactly("e1-1");
+		assertThat(this.readRanges).containsExactly(new long[] { 1, 4 });
+		this.reads.get(0).complete(List.of(entry(2), entry(3)));
+		assertThat(this.delivered).containsExactly("e1-1", "e1-2", "e1-3", "e1-4", "e1-5");
+		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isZero();
+		assertThat(this.registry.get("stomp.relay.history.repaired").counter().count()).isEqualTo(2);
+	}
+
+	@Test
+	void aNewEpochStartingPastOneIsFilledFromItsFirstOffset() {
+		receive("e1", 7);
+		receive("e2", 3);
+		assertThat(this.readRanges).containsExactly(new long[] { 0, 3 });
+		this.reads.get(0).complete(List.of(entry(1), entry(2)));
+		assertThat(this.delivered).containsExactly("e1-7", "e2-1", "e2-2", "e2-3");
+	}
+
+	@Test
+	void whatTheStreamNoLongerHasIsCountedAndSignalled() {
+		receive("e1", 1);
+		receive("e1", 5);
+		receive("e1", 9);
+		this.reads.get(0).complete(List.of());
+		// the second hole is found when the waiting message is handed on
+		assertThat(this.reads).hasSize(2);
+		this.reads.get(1).completeExceptionally(new IllegalStateException("Redis away"));
+		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)", "e1-9 (lost 3)");
+		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isEqualTo(6);
+	}
+
+	private void receive(String epoch, long offset) {
+		this.receiver.receive(CHANNEL, new StreamPosition(epoch, offset), envelope(), (channel, messages) -> messages
+			.forEach(m -> this.delivered.add(m.position().epoch() + "-" + m.position().offset()
+					+ ((m.lostBefore() > 0) ? " (lost " + m.lostBefore() + ")" : ""))));
+	}
+
+	private HistoryBatch.Entry entry(long offset) {
+		return new HistoryBatch.Entry(offset, this.codec.encode(envelope()));
+	}
+
+	private static RelayEnvelope envelope() {
+		return new RelayEnvelope("node-x", "id", MessageKind.ALL, null, "/topic/t", 0L, null, Map.of(), new byte[] { 1 });
+	}
+
+}
