@@ -50,9 +50,10 @@ let openContexts = [];
 /** uncaught exceptions in pages of the current test */
 let pageErrors = [];
 
-async function openTab(baseUrl, { user = null, width = 640, height = 900, label = '' } = {}) {
+async function openTab(baseUrl, { user = null, width = 640, height = 900, label = '', frames = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   openContexts.push(context);
+  if (frames) await context.addInitScript(recordFrames);
   context.setDefaultTimeout(WAIT_MS);
   context.setDefaultNavigationTimeout(WAIT_MS);
   const page = await context.newPage();
@@ -236,6 +237,126 @@ async function sendDirect(page, to, text) {
 async function announce(page, text) {
   await page.fill(sel('announce-text'), text);
   await page.click(sel('announce-send'));
+}
+
+// --------------------------------------------------------------------------
+// History and recovery helpers
+// --------------------------------------------------------------------------
+
+/**
+ * Runs in the page before its scripts (openTab's `frames` option): records every STOMP frame the
+ * page sends and receives in `window.__frames` ({dir: 'out' | 'in', data}, heart-beats left out).
+ * While `window.__forgeResumeFrom` is set, an outgoing SUBSCRIBE to `/topic/chat` carries that
+ * value as its `resume-from` instead of the page's own: a position the server never issued.
+ */
+function recordFrames() {
+  const Native = window.WebSocket;
+  window.__frames = [];
+  const record = (dir, data) => {
+    if (typeof data === 'string' && data.trim()) window.__frames.push({ dir, data });
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => record('in', e.data));
+    }
+    send(data) {
+      const forged = window.__forgeResumeFrom;
+      if (forged && typeof data === 'string' && /^SUBSCRIBE\n/.test(data) && /\ndestination:\/topic\/chat\n/.test(data)) {
+        data = data.replace(/\nresume-from:[^\n]*\n/, `\nresume-from:${forged}\n`);
+      }
+      record('out', data);
+      super.send(data);
+    }
+  };
+}
+
+/** STOMP 1.2 header value escapes. */
+const unescapeHeader = (v) => v.replace(/\\([rnc\\])/g, (_, c) => ({ r: '\r', n: '\n', c: ':', '\\': '\\' })[c]);
+
+/** The frames recorded by recordFrames, parsed: [{dir, command, headers}] (bodies left out). */
+async function stompFrames(page) {
+  const raw = await page.evaluate(() => window.__frames);
+  return raw.map(({ dir, data }) => {
+    const [command, ...lines] = data.replace(/^\n+/, '').split('\0')[0].split('\n');
+    const headers = {};
+    for (const line of lines) {
+      if (line === '') break;
+      const colon = line.indexOf(':');
+      const name = unescapeHeader(line.slice(0, colon));
+      if (!(name in headers)) headers[name] = unescapeHeader(line.slice(colon + 1)); // the first one counts
+    }
+    return { dir, command: command.replace(/\r$/, ''), headers };
+  });
+}
+
+const summarize = (frames) => frames.map((f) => `${f.dir} ${f.command} ${JSON.stringify(f.headers)}`);
+
+let adminToken = null;
+
+/** POST /api/messages/<path> through the HTTP push API with an admin token (the demo gives user admin that role). */
+async function push(baseUrl, path, destination, payload) {
+  if (!adminToken) {
+    const res = await fetch(new URL('/api/demo/token', baseUrl), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'admin' }),
+      signal: AbortSignal.timeout(WAIT_MS),
+    });
+    assert.equal(res.status, 200, 'POST /api/demo/token for admin');
+    adminToken = (await res.json()).token;
+  }
+  const res = await fetch(new URL(`/api/messages/${path}`, baseUrl), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ destination, payload }),
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  const body = await res.text();
+  assert.equal(res.status, 202, `POST /api/messages/${path} ${destination}: ${body}`);
+}
+
+/**
+ * Cuts the page's connection and keeps it cut until the returned function is called: the next
+ * connect attempt (stompjs retries 1 s after the drop) waits in beforeConnect until then.
+ */
+async function cutConnection(page) {
+  await page.evaluate(() => {
+    const client = window.__stompRelay.client;
+    const beforeConnect = client.beforeConnect;
+    const held = new Promise((resolve) => (window.__letReconnect = resolve));
+    client.beforeConnect = async (c) => {
+      await held;
+      client.beforeConnect = beforeConnect;
+      await beforeConnect(c);
+    };
+    client.forceDisconnect();
+  });
+  await waitForState(page, 'reconnecting', 'state "reconnecting" after the cut');
+  return () => page.evaluate(() => window.__letReconnect());
+}
+
+/** The `main` texts of a list's items, oldest first. */
+async function mainTexts(page, listId, itemId) {
+  const texts = await page.$$eval(`${sel(listId)} ${sel(itemId)}`, (els) => els.map((e) => e.querySelector('.main')?.textContent ?? ''));
+  return texts.reverse();
+}
+
+async function waitForNotice(page, testId, text, what) {
+  try {
+    await page.waitForFunction(
+      ({ id, t }) => {
+        const el = document.querySelector(`[data-testid="${id}"]`);
+        return Boolean(el) && !el.hidden && el.textContent === t;
+      },
+      { id: testId, t: text },
+      { timeout: WAIT_MS, polling: 50 },
+    );
+  } catch {
+    const shown = await page.$eval(sel(testId), (el) => (el.hidden ? '(hidden)' : el.textContent)).catch(() => '?');
+    const receipts = summarize((await stompFrames(page).catch(() => [])).filter((f) => f.command === 'RECEIPT' || f.command === 'ERROR'));
+    throw new Error(`timed out waiting for ${what}: "${text}"; the page shows "${shown}"; receipts and errors received: ${JSON.stringify(receipts)}`);
+  }
 }
 
 // --------------------------------------------------------------------------
@@ -490,6 +611,106 @@ test('admin disconnects a user on both nodes: their pages show "disconnected by 
   assert.equal(await victimA.isVisible(sel('kicked-panel')), false, 'the notice is gone after reconnecting');
   await waitForOnline(admin, { [victim]: { sessions: '1 session', nodes: nodeA } }, `${victim} is back on the admin page`);
   return `gone from the list after ${gone} ms`;
+});
+
+test('history: a tab cut off for a while gets the missed chat, direct messages and announcements exactly once, in order, then live ones', async () => {
+  const user = randomUser('hist');
+  const tag = `h${crypto.randomBytes(2).toString('hex')}`;
+  const tab = await openTab(NODE_B_URL, { user, frames: true }); // the messages come in through node A
+  const chat = (text) => ({ from: 'e2e', text: `${tag} ${text}` });
+  const expectChat = (text) => `e2e: ${tag} ${text}`;
+  await sleep(SETTLE_MS);
+
+  // One message on each stream, so the page has a position on each. The first connect subscribed
+  // without resume-from (there was no position yet).
+  await push(NODE_A_URL, 'all', '/topic/chat', chat('before'));
+  await push(NODE_A_URL, `users/${user}`, '/queue/direct', chat('direct before'));
+  await push(NODE_A_URL, 'authenticated', '/topic/announcements', chat('announcement before'));
+  await waitForText(tab, 'chat', 'chat-item', expectChat('before'), 'the first chat line');
+  await waitForText(tab, 'direct', 'direct-item', expectChat('direct before'), 'the first direct message');
+  await waitForText(tab, 'announcements', 'announcement', expectChat('announcement before'), 'the first announcement');
+  const streams = ['/topic/chat', '/user/queue/direct', '/topic/announcements'];
+  const before = await tab.evaluate(() => window.__stompRelay.streamPositions);
+  for (const destination of streams) {
+    assert.equal(typeof before[destination], 'string',
+      `a stream-position seen on ${destination} (is it in stomp-relay.history.destinations?): ${JSON.stringify(before)}`);
+  }
+  const firstSubscribes = (await stompFrames(tab)).filter((f) => f.dir === 'out' && f.command === 'SUBSCRIBE');
+  for (const destination of streams) {
+    const mine = firstSubscribes.filter((f) => f.headers.destination === destination);
+    assert.ok(mine.length > 0 && mine.every((f) => !('resume-from' in f.headers)),
+      `${destination}: subscribed without resume-from before any position was seen: ${JSON.stringify(summarize(mine))}`);
+  }
+
+  // Cut: 3 chat lines and 2 direct messages while the page is away, no announcement.
+  const framesBeforeCut = (await stompFrames(tab)).length;
+  const reconnect = await cutConnection(tab);
+  for (const n of [1, 2, 3]) await push(NODE_A_URL, 'all', '/topic/chat', chat(`missed ${n}`));
+  for (const n of [1, 2]) await push(NODE_A_URL, `users/${user}`, '/queue/direct', chat(`direct missed ${n}`));
+  await reconnect();
+  await waitForState(tab, 'connected', 'connected again after the cut');
+
+  await waitForNotice(tab, 'chat-recovery', '3 missed messages recovered', 'the chat notice');
+  await waitForNotice(tab, 'direct-recovery', '2 missed messages recovered', 'the direct-messages notice');
+  await waitForNotice(tab, 'announcements-recovery', '0 missed messages recovered', 'the announcements notice');
+
+  // Live again: one more of each after the recovered ones.
+  await push(NODE_A_URL, 'all', '/topic/chat', chat('live'));
+  await push(NODE_A_URL, `users/${user}`, '/queue/direct', chat('direct live'));
+  await push(NODE_A_URL, 'authenticated', '/topic/announcements', chat('announcement live'));
+  await waitForText(tab, 'chat', 'chat-item', expectChat('live'), 'the live chat line');
+  await waitForText(tab, 'direct', 'direct-item', expectChat('direct live'), 'the live direct message');
+  await waitForText(tab, 'announcements', 'announcement', expectChat('announcement live'), 'the live announcement');
+  await sleep(QUIET_MS); // duplicates would show up now
+  assert.deepEqual(await mainTexts(tab, 'chat', 'chat-item'),
+    ['before', 'missed 1', 'missed 2', 'missed 3', 'live'].map(expectChat), 'chat: each line once, in order');
+  assert.deepEqual(await mainTexts(tab, 'direct', 'direct-item'),
+    ['direct before', 'direct missed 1', 'direct missed 2', 'direct live'].map(expectChat), 'direct messages: each once, in order');
+  assert.deepEqual(await mainTexts(tab, 'announcements', 'announcement'),
+    ['announcement before', 'announcement live'].map(expectChat), 'announcements: each once, in order');
+
+  // On the wire: each stream resumed from the last position the page had seen, asking for a receipt.
+  const after = (await stompFrames(tab)).slice(framesBeforeCut);
+  for (const destination of streams) {
+    const subscribes = after.filter((f) => f.dir === 'out' && f.command === 'SUBSCRIBE' && f.headers.destination === destination);
+    assert.equal(subscribes.length, 1, `${destination}: one SUBSCRIBE after the cut: ${JSON.stringify(summarize(subscribes))}`);
+    assert.equal(subscribes[0].headers['resume-from'], before[destination], `${destination}: resume-from is the last stream-position seen`);
+    const receipt = after.find((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === subscribes[0].headers.receipt);
+    assert.ok(receipt, `${destination}: a RECEIPT for ${subscribes[0].headers.receipt}`);
+  }
+  assert.deepEqual(await errorLines(tab), [], 'no errors on the page');
+  return 'recovered 3 chat lines, 2 direct messages, 0 announcements';
+});
+
+test('history: a position the server does not know gets "could not recover: reloaded" and a fresh panel', async () => {
+  const user = randomUser('lost');
+  const tag = `l${crypto.randomBytes(2).toString('hex')}`;
+  const tab = await openTab(NODE_A_URL, { user, frames: true });
+  const chat = (text) => ({ from: 'e2e', text: `${tag} ${text}` });
+  const expectChat = (text) => `e2e: ${tag} ${text}`;
+  await sleep(SETTLE_MS);
+  await push(NODE_B_URL, 'all', '/topic/chat', chat('before'));
+  await waitForText(tab, 'chat', 'chat-item', expectChat('before'), 'the first chat line');
+  const positions = await tab.evaluate(() => window.__stompRelay.streamPositions);
+  assert.equal(typeof positions['/topic/chat'], 'string', `a stream-position seen on /topic/chat: ${JSON.stringify(positions)}`);
+  const reconnect = await cutConnection(tab);
+  await push(NODE_B_URL, 'all', '/topic/chat', chat('missed'));
+  await tab.evaluate((forged) => (window.__forgeResumeFrom = forged), `unknown-${RUN}`);
+  await reconnect();
+  await waitForState(tab, 'connected', 'connected again after the cut');
+  await waitForNotice(tab, 'chat-recovery', 'could not recover: reloaded', 'the chat notice');
+  assert.equal(await tab.getAttribute(sel('chat-recovery'), 'data-outcome'), 'reloaded');
+  const forged = (await stompFrames(tab)).filter((f) => f.dir === 'out' && f.command === 'SUBSCRIBE' && f.headers['resume-from'] === `unknown-${RUN}`);
+  assert.equal(forged.length, 1, 'the SUBSCRIBE to /topic/chat carried the forged position');
+  const receipt = (await stompFrames(tab)).find((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === forged[0].headers.receipt);
+  assert.equal(receipt?.headers.recovered, 'false', `RECEIPT of the forged resume: ${JSON.stringify(receipt?.headers)}`);
+
+  // The panel starts afresh: the old line is gone, the missed one was not replayed, live ones come in.
+  await push(NODE_B_URL, 'all', '/topic/chat', chat('live'));
+  await waitForText(tab, 'chat', 'chat-item', expectChat('live'), 'the live chat line');
+  await sleep(QUIET_MS);
+  assert.deepEqual(await mainTexts(tab, 'chat', 'chat-item'), [expectChat('live')], 'chat after the failed recovery');
+  assert.deepEqual(await errorLines(tab), [], 'no errors on the page');
 });
 
 test('screenshot: node A and node B side by side', async () => {

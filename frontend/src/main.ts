@@ -1,4 +1,4 @@
-import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
+import { Client, type IFrame, type IMessage, type StompHeaders } from '@stomp/stompjs';
 import {
   ApiError,
   disconnectUser,
@@ -22,6 +22,17 @@ interface ChatMessage {
   text?: string;
   node?: string;
   ts?: number | string;
+}
+
+/**
+ * A panel fed by a destination the server may keep a history of
+ * (`stomp-relay.history.destinations`): its messages then carry `stream-position`.
+ */
+interface Stream {
+  destination: string;
+  list: HTMLUListElement;
+  /** one line: "3 missed messages recovered", "could not recover: reloaded" */
+  notice: HTMLElement;
 }
 
 interface HeldToken {
@@ -76,6 +87,14 @@ let onlineFetching = false;
 let onlineRendered = ''; // what the list shows now, to rebuild it only on change
 let state: ConnState = 'disconnected';
 let tokenFetch: Promise<void> | null = null;
+/**
+ * The last `stream-position` seen per destination (opaque, compared for equality only). In memory
+ * only: a reload starts with empty panels, so it subscribes afresh instead of replaying a gap into them.
+ */
+const streamPositions = new Map<string, string>();
+/** The user whose `/user/...` streams the panels and positions belong to. */
+let streamsUser: string | null = null;
+let receiptSeq = 0;
 
 // ---------------------------------------------------------------------------
 // DOM helpers
@@ -124,6 +143,12 @@ const ui = {
   announceSend: $<HTMLButtonElement>('announce-send'),
   announcements: $<HTMLUListElement>('announcements'),
 };
+
+const streams = {
+  chat: { destination: '/topic/chat', list: ui.chat, notice: $('chat-recovery') },
+  direct: { destination: '/user/queue/direct', list: ui.direct, notice: $('direct-recovery') },
+  announcements: { destination: '/topic/announcements', list: ui.announcements, notice: $('announcements-recovery') },
+} satisfies Record<string, Stream>;
 
 function timeLabel(ts?: number | string): string {
   let d: Date;
@@ -418,7 +443,13 @@ function subscribeAll(): void {
     });
   });
 
-  client.subscribe('/topic/chat', (m) => renderChat(ui.chat, 'chat-item', m));
+  // Another user's direct messages and position are not this one's.
+  if (username !== streamsUser) {
+    resetStream(streams.direct);
+    streamsUser = username;
+  }
+
+  subscribeStream(streams.chat, (m) => renderChat(ui.chat, 'chat-item', m));
 
   client.subscribe('/user/queue/errors', (m) => {
     const body = parseJson<{ error?: unknown }>(m.body);
@@ -427,10 +458,79 @@ function subscribeAll(): void {
   });
 
   if (username) {
-    client.subscribe('/user/queue/direct', (m) => renderChat(ui.direct, 'direct-item', m, true));
+    subscribeStream(streams.direct, (m) => renderChat(ui.direct, 'direct-item', m, true));
     // Only delivered to authenticated sessions; anonymous sessions do not subscribe.
-    client.subscribe('/topic/announcements', (m) => renderChat(ui.announcements, 'announcement', m));
+    subscribeStream(streams.announcements, (m) => renderChat(ui.announcements, 'announcement', m));
   }
+}
+
+// ---------------------------------------------------------------------------
+// History and recovery: after a reconnect, resume each stream where it stopped
+// ---------------------------------------------------------------------------
+
+/**
+ * Subscribes to a stream. With a position from an earlier connection it asks the server to
+ * resume from there (`resume-from` + `receipt`): the messages missed in between arrive first,
+ * then live ones, and the RECEIPT says whether that worked.
+ */
+function subscribeStream(stream: Stream, onMessage: (m: IMessage) => void): void {
+  const headers: StompHeaders = {};
+  const position = streamPositions.get(stream.destination);
+  if (position !== undefined) {
+    const receipt = `resume-${++receiptSeq}`;
+    const shownBefore = [...stream.list.children]; // what a failed recovery makes stale
+    headers['resume-from'] = position;
+    headers.receipt = receipt;
+    client.watchForReceipt(receipt, (frame) => onResumed(stream, frame, shownBefore));
+  }
+  client.subscribe(
+    stream.destination,
+    (m) => {
+      const gap = m.headers['stream-gap'];
+      if (gap !== undefined) {
+        // The server could not deliver messages before this one: what the panel shows is incomplete.
+        stream.list.replaceChildren();
+        showRecovery(stream, `could not recover ${missedMessages(gap)}: reloaded`, 'gap');
+      }
+      onMessage(m);
+      const next = m.headers['stream-position'];
+      if (next !== undefined) streamPositions.set(stream.destination, next);
+    },
+    headers,
+  );
+}
+
+function onResumed(stream: Stream, frame: IFrame, shownBefore: Element[]): void {
+  if (frame.headers['recovered'] === 'true') {
+    showRecovery(stream, `${missedMessages(frame.headers['recovered-count'])} recovered`, 'recovered');
+    return;
+  }
+  // Nothing was replayed (position unknown, too old, or too far behind): the panel cannot be
+  // trusted. A real app would reload its state from its own API; the demo starts the panel afresh
+  // (keeping live messages that already arrived on the new subscription).
+  for (const item of shownBefore) item.remove();
+  showRecovery(stream, 'could not recover: reloaded', 'reloaded');
+}
+
+/** "3 missed messages", "1 missed message"; "missed messages" when the header holds no count. */
+function missedMessages(count: string | undefined): string {
+  const n = Number.parseInt(count ?? '', 10);
+  return Number.isNaN(n) ? 'missed messages' : plural(n, 'missed message', 'missed messages');
+}
+
+function showRecovery(stream: Stream, text: string, outcome: 'recovered' | 'reloaded' | 'gap'): void {
+  stream.notice.hidden = false;
+  stream.notice.dataset.outcome = outcome;
+  stream.notice.textContent = text;
+  stream.notice.title = `${text} at ${timeLabel()}`;
+}
+
+/** Empties a panel and forgets its position: the next subscription starts afresh. */
+function resetStream(stream: Stream): void {
+  stream.list.replaceChildren();
+  stream.notice.hidden = true;
+  stream.notice.textContent = '';
+  streamPositions.delete(stream.destination);
 }
 
 function renderChat(list: HTMLUListElement, testId: string, m: IMessage, direct = false): void {
@@ -624,8 +724,8 @@ async function signOut(): Promise<void> {
   clearToken();
   online = null;
   onlineError = null;
-  ui.direct.replaceChildren();
-  ui.announcements.replaceChildren();
+  resetStream(streams.direct);
+  resetStream(streams.announcements);
   render();
   await restart();
 }
@@ -704,6 +804,8 @@ declare global {
       readonly node: string | null;
       readonly username: string | null;
       readonly disconnectedByServer: string | null;
+      /** the last stream-position seen per destination */
+      readonly streamPositions: Record<string, string>;
       renewToken: () => Promise<void>;
     };
   }
@@ -721,6 +823,9 @@ window.__stompRelay = {
   },
   get disconnectedByServer() {
     return disconnectedByServer;
+  },
+  get streamPositions() {
+    return Object.fromEntries(streamPositions);
   },
   renewToken,
 };
