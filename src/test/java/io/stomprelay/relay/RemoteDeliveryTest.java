@@ -1,5 +1,7 @@
 package io.stomprelay.relay;
 
+import io.stomprelay.history.HistoryReceiver;
+
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -52,7 +54,8 @@ class RemoteDeliveryTest {
 	private DeliveryLanes lanes = new DeliveryLanes(1, 10);
 
 	private RemoteDelivery delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps(),
-			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class));
+			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class),
+			new StaticListableBeanFactory().getBeanProvider(HistoryReceiver.class));
 
 	@AfterEach
 	void stopLanes() throws InterruptedException {
@@ -172,7 +175,8 @@ class RemoteDeliveryTest {
 		this.lanes.destroy();
 		this.lanes = new DeliveryLanes(1, 1);
 		this.delivery = new RemoteDelivery(NODE, this.codec, this.lanes, this.template, this.metrics, new ReceiveGaps(),
-			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class));
+			new StaticListableBeanFactory().getBeanProvider(UserDisconnects.class),
+			new StaticListableBeanFactory().getBeanProvider(HistoryReceiver.class));
 		CountDownLatch running = new CountDownLatch(1);
 		CountDownLatch release = new CountDownLatch(1);
 		assertThat(this.lanes.submit("any", () -> {

@@ -48,7 +48,7 @@ class SessionInterestTest {
 				.getBeanProvider(MessageChannel.class),
 			new SessionLanes(Runnable::run), this.meters, "node-test", new RelayMetrics(this.meters, "node-test"), 100,
 			this.sessions, ConnectAdmission.LOCAL, new ClientErrors(new StaticListableBeanFactory(
-					Map.of("clientOutboundChannel", this.outbound)).getBeanProvider(MessageChannel.class)));
+					Map.of("clientOutboundChannel", this.outbound)).getBeanProvider(MessageChannel.class)), null);
 
 	private final SimpleBrokerMessageHandler broker = new SimpleBrokerMessageHandler(
 			new ExecutorSubscribableChannel(), new ExecutorSubscribableChannel(), new ExecutorSubscribableChannel(),

@@ -30,7 +30,7 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * Keeps a client that stops reading from holding up everyone else, in two ways:
  * <ul>
  * <li>the client inbound and outbound channels get their own named, bounded pools
- * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); inbound frames run on them in
+ * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); frames run on them in
  * per-session order ({@link SessionLanes}). Without this, Boot hands both
  * channels the only {@code AsyncTaskExecutor} in the context, the two-thread
  * {@code stompRelayScheduler}, and two clients whose socket buffers are full stop every session of
@@ -52,11 +52,11 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 
 	private final SessionLanes inbound;
 
-	private final ThreadPoolTaskExecutor outbound;
+	private final SessionLanes outbound;
 
 	ClientChannelExecutors(SessionLanes stompRelaySessionLanes, ThreadPoolTaskExecutor stompRelayOutboundExecutor) {
 		this.inbound = stompRelaySessionLanes;
-		this.outbound = stompRelayOutboundExecutor;
+		this.outbound = new SessionLanes(stompRelayOutboundExecutor);
 	}
 
 	@Override
@@ -76,6 +76,11 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 		registry.setPreserveReceiveOrder(false);
 	}
 
+	/**
+	 * Outbound frames too run in per-session lanes: a session's frames are written in the order they
+	 * were sent to the channel, whichever thread sent them (the broker, a receipt, a replay of missed
+	 * messages), while sessions proceed in parallel.
+	 */
 	@Override
 	public void configureClientOutboundChannel(ChannelRegistration registration) {
 		registration.executor(this.outbound);

@@ -15,20 +15,20 @@ public class ChannelInterest {
 
 	private final RelayBus bus;
 
-	private final ReceiveGaps gaps;
+	private final List<ChannelTracker> trackers;
 
 	private final Map<String, Interest> interests = new HashMap<>();
 
 	public ChannelInterest(RelayBus bus) {
-		this(bus, new ReceiveGaps());
+		this(bus, List.of(new ReceiveGaps()));
 	}
 
 	/**
-	 * @param gaps follows the channels this node holds, for loss accounting
+	 * @param trackers follow the channels this node holds, for loss accounting
 	 */
-	public ChannelInterest(RelayBus bus, ReceiveGaps gaps) {
+	public ChannelInterest(RelayBus bus, List<ChannelTracker> trackers) {
 		this.bus = bus;
-		this.gaps = gaps;
+		this.trackers = List.copyOf(trackers);
 	}
 
 	/**
@@ -39,7 +39,7 @@ public class ChannelInterest {
 	public synchronized CompletableFuture<Void> acquire(String channel) {
 		Interest interest = this.interests.computeIfAbsent(channel, c -> new Interest());
 		if (interest.count == 0) {
-			this.gaps.open(channel);
+			this.trackers.forEach(tracker -> tracker.open(channel));
 		}
 		if (interest.count++ == 0 || interest.subscribed.isCompletedExceptionally()) {
 			interest.subscribed = this.bus.subscribe(channel);
@@ -54,7 +54,7 @@ public class ChannelInterest {
 		}
 		if (--interest.count == 0) {
 			this.interests.remove(channel);
-			this.gaps.close(channel);
+			this.trackers.forEach(tracker -> tracker.close(channel));
 			this.bus.unsubscribe(channel);
 		}
 	}

@@ -4,12 +4,16 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
+import io.stomprelay.history.MessageHistory;
+
 import org.springframework.messaging.Message;
 import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.MessageHandler;
 import org.springframework.messaging.MessageHeaders;
 import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.simp.SimpMessageType;
-import org.springframework.messaging.support.ChannelInterceptor;
+import org.springframework.messaging.support.ExecutorChannelInterceptor;
+import org.springframework.messaging.support.MessageBuilder;
 import org.springframework.messaging.support.NativeMessageHeaderAccessor;
 import org.springframework.util.IdGenerator;
 
@@ -25,8 +29,17 @@ import org.springframework.util.IdGenerator;
  * destination other than {@code /user/{name}/...} and {@code /topic/...}.
  * <p>Publishing is asynchronous and never blocks the sending thread; a publish Redis cannot take is
  * counted as dropped. Messages published from one thread reach Redis in that order.
+ * <p>A message of a destination with history ({@link MessageHistory}) is appended to the history
+ * and published in one step, and this node does <i>not</i> deliver it locally right away: it
+ * delivers it when it comes back from Redis with its position, like every other node, so all
+ * sessions see the same positions in the same order. That costs this node's own sessions one Redis
+ * round trip of latency, and needs Redis: while it is away such messages are dropped (counted) for
+ * every node.
  */
-public class ClusterRelayInterceptor implements ChannelInterceptor {
+public class ClusterRelayInterceptor implements ExecutorChannelInterceptor {
+
+	/** Marks a message that goes through the history instead of the local broker. */
+	private static final String VIA_HISTORY = "stompRelayViaHistory";
 
 	private final String nodeId;
 
@@ -44,10 +57,22 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 
 	private final PublishSequences sequences;
 
+	private final MessageHistory history;
+
 	private volatile boolean active = true;
 
 	public ClusterRelayInterceptor(String nodeId, RelayChannels channels, EnvelopeCodec codec, RelayBus bus,
 			RelayMetrics metrics, IdGenerator ids, LocalSessions sessions, PublishSequences sequences) {
+		this(nodeId, channels, codec, bus, metrics, ids, sessions, sequences, null);
+	}
+
+	/**
+	 * @param history the destinations with history, {@code null} when none has
+	 */
+	public ClusterRelayInterceptor(String nodeId, RelayChannels channels, EnvelopeCodec codec, RelayBus bus,
+			RelayMetrics metrics, IdGenerator ids, LocalSessions sessions, PublishSequences sequences,
+			MessageHistory history) {
+		this.history = history;
 		this.sessions = sessions;
 		this.sequences = sequences;
 		this.nodeId = nodeId;
@@ -94,8 +119,18 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 			this.metrics.dropped(DropReason.UNSUPPORTED_PAYLOAD, DestinationKinds.forLog(destination));
 			return message;
 		}
+		if (this.history != null && this.history.covers(destination)) {
+			appendToHistory(kind, user, destination, headers, payload);
+			return MessageBuilder.fromMessage(message).setHeader(VIA_HISTORY, Boolean.TRUE).build();
+		}
 		publish(kind, user, destination, headers, payload);
 		return message;
+	}
+
+	/** Keeps a message that went to the history from the local broker: it comes back positioned. */
+	@Override
+	public Message<?> beforeHandle(Message<?> message, MessageChannel channel, MessageHandler handler) {
+		return message.getHeaders().containsKey(VIA_HISTORY) ? null : message;
 	}
 
 	/**
@@ -109,36 +144,63 @@ public class ClusterRelayInterceptor implements ChannelInterceptor {
 	}
 
 	private void publish(MessageKind kind, String user, String destination, MessageHeaders headers, byte[] payload) {
+		publish(envelope(kind, user, destination, headers, payload));
+	}
+
+	private RelayEnvelope envelope(MessageKind kind, String user, String destination, MessageHeaders headers,
+			byte[] payload) {
 		Object id = headers.get(RelayHeaders.MESSAGE_ID);
 		Object contentType = headers.get(MessageHeaders.CONTENT_TYPE);
-		publish(new RelayEnvelope(this.nodeId, (id != null) ? id.toString() : this.ids.generateId().toString(),
+		return new RelayEnvelope(this.nodeId, (id != null) ? id.toString() : this.ids.generateId().toString(),
 				kind, user, destination, System.currentTimeMillis(), (contentType != null) ? contentType.toString() : null,
-				nativeHeaders(headers), payload));
+				nativeHeaders(headers), payload);
+	}
+
+	private void appendToHistory(MessageKind kind, String user, String destination, MessageHeaders headers,
+			byte[] payload) {
+		RelayEnvelope envelope = envelope(kind, user, destination, headers, payload);
+		byte[] encoded = encode(envelope);
+		if (encoded == null) {
+			return;
+		}
+		long start = System.nanoTime();
+		this.history
+			.append(this.history.streamOf(user, destination), this.channels.channelFor(kind, user, destination), encoded,
+					envelope.messageId())
+			.whenComplete((position, failure) -> completed(kind, start, failure));
+	}
+
+	private byte[] encode(RelayEnvelope envelope) {
+		try {
+			return this.codec.encode(envelope);
+		}
+		catch (EnvelopeFormatException ex) {
+			this.metrics.dropped(DropReason.UNENCODABLE,
+					DestinationKinds.forLog(envelope.destination()) + " (" + ex.getMessage() + ")");
+			return null;
+		}
+	}
+
+	private void completed(MessageKind kind, long start, Throwable failure) {
+		if (failure != null) {
+			this.metrics.dropped(this.bus.isTimeout(failure) ? DropReason.REDIS_TIMEOUT : DropReason.REDIS_UNAVAILABLE,
+					failure.getClass().getSimpleName());
+		}
+		else {
+			this.metrics.published(kind, start);
+		}
 	}
 
 	private void publish(RelayEnvelope envelope) {
 		MessageKind kind = envelope.kind();
-		String destination = envelope.destination();
-		byte[] encoded;
-		try {
-			encoded = this.codec.encode(envelope);
-		}
-		catch (EnvelopeFormatException ex) {
-			this.metrics.dropped(DropReason.UNENCODABLE, DestinationKinds.forLog(destination) + " (" + ex.getMessage() + ")");
+		byte[] encoded = encode(envelope);
+		if (encoded == null) {
 			return;
 		}
 		long start = System.nanoTime();
-		String channel = this.channels.channelFor(kind, envelope.user(), destination);
+		String channel = this.channels.channelFor(kind, envelope.user(), envelope.destination());
 		this.sequences.publish(channel, encoded, stamped -> this.bus.publish(channel, stamped))
-			.whenComplete((receivers, failure) -> {
-				if (failure != null) {
-					this.metrics.dropped(this.bus.isTimeout(failure) ? DropReason.REDIS_TIMEOUT : DropReason.REDIS_UNAVAILABLE,
-							failure.getClass().getSimpleName());
-				}
-				else {
-					this.metrics.published(kind, start);
-				}
-			});
+			.whenComplete((receivers, failure) -> completed(kind, start, failure));
 	}
 
 	@SuppressWarnings("unchecked")

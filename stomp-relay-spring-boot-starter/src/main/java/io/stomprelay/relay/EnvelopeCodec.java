@@ -21,7 +21,11 @@ import java.util.Map;
  * header count (2 bytes), each: name, value count (2 bytes), values                     (UTF strings)
  * payload length (4 bytes) | payload
  * </pre>
- * Decoding checks the magic, version, kind, required fields, lengths and the size limit, and
+ * A message of a destination with history travels as a <i>positioned frame</i>: {@code "SH"}, the
+ * length of its position (1 byte), the position ({@code <epoch>-<offset>}, ASCII), then the envelope
+ * as above. The history's append script writes it ({@code io.stomprelay.history.HistoryStore}); its
+ * envelope carries no sequence stamp (the position does that job).
+ * <p>Decoding checks the magic, version, kind, required fields, lengths and the size limit, and
  * throws {@link EnvelopeFormatException} for anything else: foreign or broken messages on a
  * relay channel are rejected, never delivered.
  * <p>The sequence stamp sits at a fixed place, so the publisher can {@linkplain #stamp stamp} an
@@ -41,6 +45,8 @@ public class EnvelopeCodec {
 	private static final byte MAGIC_0 = 'S';
 
 	private static final byte MAGIC_1 = 'R';
+
+	private static final byte POSITIONED_MAGIC_1 = 'H';
 
 	private static final int MAX_HEADERS = 64;
 
@@ -97,20 +103,50 @@ public class EnvelopeCodec {
 	}
 
 	public RelayEnvelope decode(byte[] bytes) {
-		if (bytes == null || bytes.length < 4) {
+		if (bytes == null) {
 			throw new EnvelopeFormatException("too short");
 		}
-		if (bytes.length > this.maxEnvelopeBytes) {
+		return decode(bytes, 0);
+	}
+
+	/**
+	 * @param bytes a positioned frame ({@link #isPositioned})
+	 * @return its position as written, or {@code null} when the frame is too short for one
+	 */
+	public static String positionOf(byte[] bytes) {
+		int length = (bytes.length > 2) ? bytes[2] & 0xFF : -1;
+		return (length > 0 && bytes.length > 3 + length)
+				? new String(bytes, 3, length, java.nio.charset.StandardCharsets.US_ASCII) : null;
+	}
+
+	/** @return whether the bytes are a positioned frame rather than a plain envelope */
+	public static boolean isPositioned(byte[] bytes) {
+		return bytes != null && bytes.length > 3 && bytes[0] == MAGIC_0 && bytes[1] == POSITIONED_MAGIC_1;
+	}
+
+	/**
+	 * @param bytes a positioned frame whose {@link #positionOf position} was readable
+	 * @return the envelope it carries
+	 */
+	public RelayEnvelope decodePositioned(byte[] bytes) {
+		return decode(bytes, 3 + (bytes[2] & 0xFF));
+	}
+
+	private RelayEnvelope decode(byte[] bytes, int start) {
+		if (bytes.length - start < 4) {
+			throw new EnvelopeFormatException("too short");
+		}
+		if (bytes.length - start > this.maxEnvelopeBytes) {
 			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
 		}
-		if (bytes[0] != MAGIC_0 || bytes[1] != MAGIC_1) {
+		if (bytes[start] != MAGIC_0 || bytes[start + 1] != MAGIC_1) {
 			throw new EnvelopeFormatException("not an envelope");
 		}
-		if (bytes[2] != VERSION) {
-			throw new EnvelopeFormatException("unsupported version " + bytes[2]);
+		if (bytes[start + 2] != VERSION) {
+			throw new EnvelopeFormatException("unsupported version " + bytes[start + 2]);
 		}
-		try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes, 4, bytes.length - 4))) {
-			MessageKind kind = MessageKind.fromCode(bytes[3]);
+		try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes, start + 4, bytes.length - start - 4))) {
+			MessageKind kind = MessageKind.fromCode(bytes[start + 3]);
 			long timestamp = in.readLong();
 			in.skipNBytes(STAMP_LENGTH);
 			String originNode = required(in.readUTF(), "origin node");

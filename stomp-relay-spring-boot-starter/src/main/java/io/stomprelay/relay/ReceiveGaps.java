@@ -17,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * first run of an origin this node has not heard from since acquiring the channel gives no baseline.
  * <p>{@link #observe} runs on the Redis I/O thread: one map lookup and a few comparisons.
  */
-public class ReceiveGaps {
+public class ReceiveGaps implements ChannelTracker {
 
 	/**
 	 * What {@link #observe} returns for a message whose sequence is not newer than the last one seen
@@ -31,11 +31,13 @@ public class ReceiveGaps {
 	private final ConcurrentHashMap<String, Map<String, SequenceStamp>> channels = new ConcurrentHashMap<>();
 
 	/** Starts tracking a channel the node just acquired. */
+	@Override
 	public void open(String channel) {
 		this.channels.putIfAbsent(channel, new HashMap<>());
 	}
 
 	/** Stops tracking a channel the node released. */
+	@Override
 	public void close(String channel) {
 		this.channels.remove(channel);
 	}

@@ -2,6 +2,7 @@ package io.stomprelay.relay;
 
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -55,6 +56,21 @@ public interface RedisBackedRelayBus extends RelayBus, DisposableBean {
 					"Check that Redis is reachable and not overloaded.", ex);
 		}
 	}
+
+	/**
+	 * Runs a Lua script on the connection that publishes, so what the script publishes keeps its
+	 * place among this node's other publishes on the same channel; on a Redis Cluster it goes to the
+	 * master of its first key's slot. Never blocks.
+	 * @param keys the keys the script touches, all in one slot
+	 * @return completes with the script's reply (nested lists, byte arrays and longs)
+	 */
+	CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args);
+
+	/**
+	 * @return the command a script publishes a relay message with: {@code PUBLISH}, or on a Redis
+	 * Cluster {@code SPUBLISH}
+	 */
+	String publishCommand();
 
 	/**
 	 * @return completes with how many Redis clients (of all nodes) are subscribed to the channel

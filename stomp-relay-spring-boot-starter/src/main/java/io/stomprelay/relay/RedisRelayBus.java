@@ -19,6 +19,7 @@ import io.netty.util.concurrent.EventExecutorGroup;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -165,6 +166,21 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 		catch (RuntimeException ex) {
 			return CompletableFuture.failedFuture(ex);
 		}
+	}
+
+	@Override
+	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
+		try {
+			return this.publisher.async().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args).toCompletableFuture();
+		}
+		catch (RuntimeException ex) {
+			return CompletableFuture.failedFuture(ex);
+		}
+	}
+
+	@Override
+	public String publishCommand() {
+		return "PUBLISH";
 	}
 
 	@Override

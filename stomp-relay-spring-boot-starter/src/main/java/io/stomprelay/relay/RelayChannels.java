@@ -19,6 +19,15 @@ package io.stomprelay.relay;
  * <li>{@code <prefix>:presence:instances}, a sorted set, each instance scored with its deadline:
  * the instance counts as alive until then, and renews it while it runs.</li>
  * </ul>
+ * Keys of the message history (see {@code io.stomprelay.history.HistoryStore}), for a destination
+ * that keeps it:
+ * <ul>
+ * <li>{@code <prefix>:history:{<destination>}} for a {@code /topic} destination, and
+ * {@code <prefix>:history:{<name>}<destination>} for a user destination, a stream of the
+ * destination's recent envelopes;</li>
+ * <li>the same names with {@code history-meta} instead of {@code history}, a hash with the stream's
+ * epoch and last offset.</li>
+ * </ul>
  * The part in braces is a Redis Cluster hash tag: a channel and the keys kept for it (a user's
  * channel and presence hash) hash to one slot, that of the name between the braces, so a script
  * touches one shard. The prefix may not contain braces. No other class concatenates channel or key names.
@@ -33,6 +42,10 @@ public final class RelayChannels {
 
 	private final String presencePrefix;
 
+	private final String historyPrefix;
+
+	private final String historyMetaPrefix;
+
 	public RelayChannels(String namespace) {
 		if (namespace == null || namespace.isBlank()) {
 			throw new IllegalArgumentException("channel prefix must not be blank");
@@ -44,6 +57,8 @@ public final class RelayChannels {
 		this.destinationPrefix = namespace + ":destination:";
 		this.nodePrefix = namespace + ":node:";
 		this.presencePrefix = namespace + ":presence:";
+		this.historyPrefix = namespace + ":history:";
+		this.historyMetaPrefix = namespace + ":history-meta:";
 	}
 
 	/** @return the hash of one user's sessions on every node */
@@ -59,6 +74,25 @@ public final class RelayChannels {
 	/** @return the sorted set of node instances and their deadlines */
 	public String presenceInstancesKey() {
 		return this.presencePrefix + "instances";
+	}
+
+	/**
+	 * @param user the user of a user destination, {@code null} for a {@code /topic} destination
+	 * @param destination as the relay carries it, e.g. {@code /topic/chat} or
+	 * {@code /user/alice/queue/notes}
+	 * @return the stream of the destination's history, in its channel's slot
+	 */
+	public String historyStreamKey(String user, String destination) {
+		return this.historyPrefix + historyTag(user, destination);
+	}
+
+	/** @return the hash with the epoch and last offset of {@link #historyStreamKey} */
+	public String historyMetaKey(String user, String destination) {
+		return this.historyMetaPrefix + historyTag(user, destination);
+	}
+
+	private static String historyTag(String user, String destination) {
+		return (user != null) ? "{" + user + "}" + destination : "{" + destination + "}";
 	}
 
 	public String nodeChannel(String nodeId) {

@@ -24,6 +24,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.connection.ClientErrors;
 import io.stomprelay.connection.SessionLanes;
+import io.stomprelay.history.HistoryReceiver;
+import io.stomprelay.history.MessageHistory;
+import io.stomprelay.history.SubscriptionRecovery;
 import io.stomprelay.session.ConnectAdmission;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
@@ -92,11 +95,12 @@ class RelayConfiguration {
 			ObjectProvider<RelayBus> bus, StompRelayProperties properties,
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel,
 			SessionLanes lanes, MeterRegistry registry, NodeIdentity node, RelayMetrics metrics,
-			LocalSessionRegistry sessions, ObjectProvider<ConnectAdmission> admission, ClientErrors clientErrors) {
+			LocalSessionRegistry sessions, ObjectProvider<ConnectAdmission> admission, ClientErrors clientErrors,
+			ObjectProvider<SubscriptionRecovery> recovery) {
 		SessionInterest sessionInterest = new SessionInterest(channels, interest.getIfAvailable(),
 				bus.getIfAvailable(), properties.redis().subscribeTimeout(), clientOutboundChannel, lanes, registry,
 				node.id(), metrics, properties.relay().maxChannels(), sessions,
-				admission.getIfAvailable(() -> ConnectAdmission.LOCAL), clientErrors);
+				admission.getIfAvailable(() -> ConnectAdmission.LOCAL), clientErrors, recovery.getIfAvailable());
 		sessions.addListener(sessionInterest);
 		return sessionInterest;
 	}
@@ -133,7 +137,7 @@ class RelayConfiguration {
 	@Bean
 	WebSocketMessageBrokerConfigurer relayChannelConfigurer(ObjectProvider<ClusterRelayInterceptor> relay,
 			ObjectProvider<AudienceFilter> audience, ObjectProvider<SessionInterest> sessions,
-			ObjectProvider<LocalDeliveryMeter> deliveries) {
+			ObjectProvider<LocalDeliveryMeter> deliveries, ObjectProvider<SubscriptionRecovery> recovery) {
 		return new WebSocketMessageBrokerConfigurer() {
 			@Override
 			public void configureMessageBroker(MessageBrokerRegistry registry) {
@@ -149,7 +153,9 @@ class RelayConfiguration {
 
 			@Override
 			public void configureClientOutboundChannel(ChannelRegistration registration) {
-				registration.interceptors(audience.getObject(), deliveries.getObject());
+				registration.interceptors(audience.getObject());
+				recovery.ifAvailable(registration::interceptors);
+				registration.interceptors(deliveries.getObject());
 			}
 		};
 	}
@@ -286,8 +292,9 @@ class RelayConfiguration {
 		@Bean
 		RemoteDelivery remoteDelivery(NodeIdentity node, EnvelopeCodec codec, DeliveryLanes lanes,
 				ObjectProvider<SimpMessagingTemplate> brokerMessagingTemplate, RelayMetrics metrics, ReceiveGaps gaps,
-				ObjectProvider<UserDisconnects> disconnects) {
-			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics, gaps, disconnects);
+				ObjectProvider<UserDisconnects> disconnects, ObjectProvider<HistoryReceiver> history) {
+			return new RemoteDelivery(node.id(), codec, lanes, brokerMessagingTemplate, metrics, gaps, disconnects,
+					history);
 		}
 
 		@Bean
@@ -315,8 +322,11 @@ class RelayConfiguration {
 		}
 
 		@Bean
-		ChannelInterest channelInterest(RedisBackedRelayBus bus, ReceiveGaps gaps, MeterRegistry registry) {
-			ChannelInterest interest = new ChannelInterest(bus, gaps);
+		ChannelInterest channelInterest(RedisBackedRelayBus bus, ReceiveGaps gaps, MeterRegistry registry,
+				ObjectProvider<HistoryReceiver> history) {
+			List<ChannelTracker> trackers = new java.util.ArrayList<>(List.of(gaps));
+			history.ifAvailable(trackers::add);
+			ChannelInterest interest = new ChannelInterest(bus, trackers);
 			bus.setWantedChannels(interest::channels);
 			Gauge.builder("stomp.relay.redis.subscriptions", interest, ChannelInterest::size)
 				.description("Relay channels this node is subscribed to")
@@ -327,8 +337,9 @@ class RelayConfiguration {
 		@Bean
 		ClusterRelayInterceptor clusterRelayInterceptor(NodeIdentity node, RelayChannels channels, EnvelopeCodec codec,
 				RelayBus bus, RelayMetrics metrics, IdGenerator ids, SessionInterest sessions,
-				PublishSequences sequences) {
-			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids, sessions, sequences);
+				PublishSequences sequences, ObjectProvider<MessageHistory> history) {
+			return new ClusterRelayInterceptor(node.id(), channels, codec, bus, metrics, ids, sessions, sequences,
+					history.getIfAvailable());
 		}
 
 		/**

@@ -141,7 +141,7 @@ public class RelayMetrics {
 		this.echoes.increment();
 	}
 
-	void duplicate() {
+	public void duplicate() {
 		this.duplicates.increment();
 	}
 

@@ -10,6 +10,7 @@ import io.stomprelay.connection.ClientErrors;
 import io.stomprelay.connection.ClientRejectedException;
 import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.connection.SessionLimits;
+import io.stomprelay.history.SubscriptionRecovery;
 import io.stomprelay.session.ConnectAdmission;
 import io.stomprelay.session.LocalSession;
 import io.stomprelay.session.LocalSessionRegistry;
@@ -94,6 +95,8 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 
 	private final ClientErrors clientErrors;
 
+	private final SubscriptionRecovery recovery;
+
 	/**
 	 * @param interest the channel reference counts, or {@code null} when the relay is off
 	 * @param bus the relay bus, or {@code null} when the relay is off
@@ -103,11 +106,13 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 	 * @param sessions this node's sessions; register this as their listener
 	 * @param admission asked before the broker answers a CONNECT
 	 * @param clientErrors ends a session whose CONNECT the admission refused
+	 * @param recovery resumes subscriptions to destinations with history, {@code null} when none has
 	 */
 	public SessionInterest(RelayChannels channels, ChannelInterest interest, RelayBus bus, Duration subscribeTimeout,
 			ObjectProvider<MessageChannel> clientOutboundChannel, SessionLanes lanes, MeterRegistry registry,
 			String nodeId, RelayMetrics metrics, int maxChannels, LocalSessionRegistry sessions,
-			ConnectAdmission admission, ClientErrors clientErrors) {
+			ConnectAdmission admission, ClientErrors clientErrors, SubscriptionRecovery recovery) {
+		this.recovery = recovery;
 		this.sessions = sessions;
 		this.admission = admission;
 		this.clientErrors = clientErrors;
@@ -181,7 +186,7 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		}
 		CompletableFuture<Void> ready = switch (type) {
 			case SUBSCRIBE -> subscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers),
-					SimpMessageHeaderAccessor.getDestination(headers));
+					SimpMessageHeaderAccessor.getDestination(headers), headers);
 			case UNSUBSCRIBE -> unsubscribed(sessionId, SimpMessageHeaderAccessor.getSubscriptionId(headers));
 			case DISCONNECT -> ended(sessionId);
 			default -> READY;
@@ -291,6 +296,10 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 				: handler instanceof SimpleBrokerMessageHandler;
 		StompHeaderAccessor stomp = StompHeaderAccessor.wrap(message);
 		String receipt = stomp.getReceipt();
+		if (registeredBy && this.recovery != null
+				&& this.recovery.recover(stomp.getSessionId(), stomp.getSubscriptionId(), receipt)) {
+			return;
+		}
 		if (registeredBy && receipt != null) {
 			StompHeaderAccessor answer = StompHeaderAccessor.create(StompCommand.RECEIPT);
 			answer.setReceiptId(receipt);
@@ -300,10 +309,14 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		}
 	}
 
-	private CompletableFuture<Void> subscribed(String sessionId, String subscriptionId, String destination) {
+	private CompletableFuture<Void> subscribed(String sessionId, String subscriptionId, String destination,
+			MessageHeaders headers) {
 		LocalSession session = this.sessions.get(sessionId);
 		if (session == null || destination == null || subscriptionId == null) {
 			return READY;
+		}
+		if (this.recovery != null) {
+			this.recovery.prepare(session, subscriptionId, destination, headers);
 		}
 		String previous = this.sessions.subscribe(session, subscriptionId, destination);
 		CompletableFuture<Void> subscribed = hold(destination);
@@ -315,6 +328,9 @@ public class SessionInterest implements ExecutorChannelInterceptor, LocalSession
 		LocalSession session = this.sessions.get(sessionId);
 		if (session != null && subscriptionId != null) {
 			release(this.sessions.unsubscribe(session, subscriptionId));
+			if (this.recovery != null) {
+				this.recovery.forget(sessionId, subscriptionId);
+			}
 		}
 		return READY;
 	}

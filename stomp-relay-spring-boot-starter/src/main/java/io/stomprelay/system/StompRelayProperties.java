@@ -23,13 +23,34 @@ import org.springframework.util.unit.DataSize;
  * @param rules which destinations clients may send and subscribe to
  * @param api the HTTP push API
  * @param presence the cluster-wide view of who is connected
+ * @param history the destinations whose messages are kept in Redis for clients that come back
  */
 @ConfigurationProperties("stomp-relay")
 public record StompRelayProperties(String nodeId, @DefaultValue List<String> allowedOrigins,
 		@DefaultValue Auth auth, @DefaultValue Redis redis, @DefaultValue Relay relay,
 		@DefaultValue Limits limits, @DefaultValue WebSocket websocket,
 		@DefaultValue Shutdown shutdown, @DefaultValue Endpoint endpoint, @DefaultValue Rules rules,
-		@DefaultValue Api api, @DefaultValue Presence presence) {
+		@DefaultValue Api api, @DefaultValue Presence presence, @DefaultValue History history) {
+
+	/**
+	 * @param destinations the destinations, as clients subscribe to them, whose messages are kept:
+	 * Ant-style patterns such as {@code /topic/chat} or {@code /user/queue/**}; empty (the default):
+	 * no history anywhere, nothing kept in Redis
+	 * @param size messages kept per destination (per user for a user destination); Redis trims in
+	 * blocks, so a few more may stay
+	 * @param ttl how long a destination's history outlives its last message
+	 * @param maxRecovery the most messages one resuming SUBSCRIBE replays; a client further behind
+	 * gets {@code recovered:false} and nothing replayed
+	 */
+	public record History(@DefaultValue List<String> destinations, @DefaultValue("1000") int size,
+			@DefaultValue("10m") Duration ttl, @DefaultValue("1000") int maxRecovery) {
+
+		/** @return whether any destination keeps history */
+		public boolean enabled() {
+			return !this.destinations.isEmpty();
+		}
+
+	}
 
 	/**
 	 * @param enabled whether every node writes its sessions to Redis so that the application's

@@ -1,0 +1,197 @@
+package io.stomprelay.history;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.stomprelay.relay.ChannelTracker;
+import io.stomprelay.relay.DropReason;
+import io.stomprelay.relay.EnvelopeCodec;
+import io.stomprelay.relay.EnvelopeFormatException;
+import io.stomprelay.relay.RelayEnvelope;
+import io.stomprelay.relay.RelayMetrics;
+
+/**
+ * Repairs, on the receiving node, what it missed of a destination with history, so that a connected
+ * client sees no hole. For every history stream arriving on a channel this node holds, it keeps the
+ * last position it handed on. The next message must be the next offset of the same epoch (or
+ * offset 1 of a new one). A message already handed on (same epoch, not newer) is a duplicate and
+ * dropped. A jump means messages this node missed (it re-subscribed after a Redis outage, Redis
+ * restarted and started a new epoch): the node reads them from the stream and hands them on, in
+ * order, before the newer message; messages of that stream arriving meanwhile wait behind them.
+ * What the stream no longer has is counted as dropped ({@code missed}) and the next message handed
+ * on carries how many were lost before it ({@code stream-gap}).
+ * <p>{@link #receive} runs on the Redis I/O thread and never blocks: the read is asynchronous and
+ * its answer is handed to the {@link Sink} from Lettuce's thread, under the stream's lock, so
+ * everything reaches the sink in offset order. Tracking of a channel begins when the node acquires
+ * it and ends when it releases it; the first message after that sets the baseline.
+ */
+public class HistoryReceiver implements ChannelTracker {
+
+	private final MessageHistory history;
+
+	private final EnvelopeCodec codec;
+
+	private final RelayMetrics metrics;
+
+	private final HistoryMetrics historyMetrics;
+
+	private final ConcurrentHashMap<String, Map<String, Cursor>> channels = new ConcurrentHashMap<>();
+
+	public HistoryReceiver(MessageHistory history, EnvelopeCodec codec, RelayMetrics metrics,
+			HistoryMetrics historyMetrics) {
+		this.history = history;
+		this.codec = codec;
+		this.metrics = metrics;
+		this.historyMetrics = historyMetrics;
+	}
+
+	@Override
+	public void open(String channel) {
+		this.channels.putIfAbsent(channel, new ConcurrentHashMap<>());
+	}
+
+	@Override
+	public void close(String channel) {
+		this.channels.remove(channel);
+	}
+
+	/**
+	 * Hands on a positioned message, after whatever this node missed before it.
+	 * @param channel where it arrived
+	 */
+	public void receive(String channel, StreamPosition position, RelayEnvelope envelope, Sink sink) {
+		Positioned message = new Positioned(position, envelope, 0);
+		Map<String, Cursor> streams = this.channels.get(channel);
+		if (streams == null) {
+			sink.deliver(channel, List.of(message));
+			return;
+		}
+		String user = envelope.kind().perUser() ? envelope.user() : null;
+		HistoryStream stream = this.history.streamOf(user, envelope.destination());
+		Cursor cursor = streams.computeIfAbsent(stream.key(), key -> new Cursor(stream));
+		synchronized (cursor) {
+			if (cursor.waiting != null) {
+				cursor.waiting.add(message);
+			}
+			else {
+				advance(channel, cursor, message, sink);
+			}
+		}
+	}
+
+	/** Called under the cursor's lock, when no repair is under way. */
+	private void advance(String channel, Cursor cursor, Positioned message, Sink sink) {
+		StreamPosition last = cursor.last;
+		StreamPosition position = message.position();
+		StreamPosition after;
+		if (last == null) {
+			after = null;
+		}
+		else if (last.sameEpoch(position)) {
+			if (position.offset() <= last.offset()) {
+				this.metrics.duplicate();
+				return;
+			}
+			after = (position.offset() == last.offset() + 1) ? null : last;
+		}
+		else {
+			after = (position.offset() == 1) ? null : new StreamPosition(position.epoch(), 0);
+		}
+		if (after == null) {
+			cursor.last = position;
+			sink.deliver(channel, List.of(message));
+			return;
+		}
+		cursor.waiting = new ArrayList<>(List.of(message));
+		this.history.between(cursor.stream, after, position.offset())
+			.whenComplete((entries, failure) -> repaired(channel, cursor, after,
+					(failure != null) ? List.of() : entries, sink));
+	}
+
+	private void repaired(String channel, Cursor cursor, StreamPosition after, List<HistoryBatch.Entry> entries,
+			Sink sink) {
+		synchronized (cursor) {
+			List<Positioned> waiting = cursor.waiting;
+			cursor.waiting = null;
+			Positioned next = waiting.get(0);
+			String epoch = next.position().epoch();
+			List<Positioned> repaired = new ArrayList<>(entries.size() + 1);
+			long expected = after.offset() + 1;
+			for (HistoryBatch.Entry entry : entries) {
+				try {
+					repaired.add(new Positioned(new StreamPosition(epoch, entry.offset()), this.codec.decode(entry.envelope()), 0));
+					expected = entry.offset() + 1;
+				}
+				catch (EnvelopeFormatException ex) {
+					this.metrics.dropped(DropReason.BAD_ENVELOPE, ex.getMessage());
+					break;
+				}
+			}
+			long lost = next.position().offset() - expected;
+			this.historyMetrics.repaired(repaired.size());
+			if (lost > 0) {
+				this.metrics.dropped(DropReason.MISSED, lost, "history gap");
+				next = new Positioned(next.position(), next.envelope(), lost);
+			}
+			repaired.add(next);
+			cursor.last = next.position();
+			sink.deliver(channel, repaired);
+			for (int i = 1; i < waiting.size(); i++) {
+				if (cursor.waiting != null) {
+					cursor.waiting.add(waiting.get(i));
+				}
+				else {
+					advance(channel, cursor, waiting.get(i), sink);
+				}
+			}
+		}
+	}
+
+	/** @return streams being followed (for tests) */
+	int streams() {
+		return this.channels.values().stream().mapToInt(Map::size).sum();
+	}
+
+	/**
+	 * Where the messages go, in order: the relay's delivery lanes.
+	 */
+	@FunctionalInterface
+	public interface Sink {
+
+		/**
+		 * @param channel the channel they arrived on (their delivery lane)
+		 * @param messages consecutive messages of one stream, oldest first
+		 */
+		void deliver(String channel, List<Positioned> messages);
+
+	}
+
+	/**
+	 * A message of a destination with history.
+	 *
+	 * @param position its place in the stream
+	 * @param envelope the message
+	 * @param lostBefore how many messages of the stream right before it were lost (not in the stream
+	 * any more when this node noticed it missed them), 0 normally
+	 */
+	public record Positioned(StreamPosition position, RelayEnvelope envelope, long lostBefore) {
+	}
+
+	private static final class Cursor {
+
+		final HistoryStream stream;
+
+		StreamPosition last;
+
+		/** While a repair is under way: the messages that arrived since, oldest first. */
+		List<Positioned> waiting;
+
+		Cursor(HistoryStream stream) {
+			this.stream = stream;
+		}
+
+	}
+
+}
