@@ -199,7 +199,9 @@ def main():
                   f"{ratio(prod.get('server_cpu_us_per_delivery_at_peak'), sm.get('server_cpu_us_per_delivery_at_peak'))} |")
             w("")
 
-    history_section(w, rows, steps, summaries, meta)
+    # the meta of the run a system's rows come from (a later run given after the first replaces them)
+    run_meta = {s: m for _, replaced, m, _ in overrides for s in replaced}
+    history_section(w, rows, steps, summaries, run_meta.get(HISTORY, meta))
     shards = cluster_section(w, rows, summaries)
 
     if rb:
@@ -465,11 +467,15 @@ def history_section(w, rows, steps, summaries, meta):
     if not (hsum or mem or storm):
         return
     args = meta.get("history_args") or "--stomp-relay.history.destinations=/user/queue/**"
+    sessions = (hsum or {}).get("sessions") or 2 * meta["users"]
     w("## Message history")
     w("")
     w(f"System `stomp-relay-history` of `bench/run.sh`: the stomp-relay system (2 nodes + one Redis, the same "
-      f"{2 * meta['users']} sessions and `user` steps), started with `{args}`, in the same run as the plain one. "
-      "Every message to `/user/queue/bench` is then also stored in Redis and carries a `stream-position` header.")
+      f"{sessions} sessions and `user` steps), started with `{args}`. "
+      "Every message to `/user/queue/bench` is then also stored in Redis (one Lua script per publish: append to the "
+      "user's stream, trim, expire, publish) and carries a `stream-position` header; the origin node delivers its own "
+      "messages when they come back from Redis. The plain system keeps no history of the benchmark's destinations "
+      "(the server's `application.yml` keeps it for the demo's chat destinations only, which the benchmark does not use).")
     w("")
     psum = summaries.get((PRODUCT, "user"))
     if hsum:
@@ -516,15 +522,21 @@ def history_section(w, rows, steps, summaries, meta):
         w("")
     if mem and not mem.get("entries"):
         w(f"**Redis memory per stored message:** not measured: after the `user` steps Redis had {fmt(mem['keys'])} keys "
-          "matching `*:history:*` and no stored messages in them.")
+          "matching `*:history*` and no stored messages in them.")
         w("")
     elif mem:
         w(f"**Redis memory per stored message.** After the `user` steps: {fmt(mem['keys'])} history keys "
-          f"(`redis-cli --scan --pattern '*:history:*'`" +
+          f"(`redis-cli --scan --pattern '*:history*'`" +
           "".join(f"; {t}: {fmt(d['keys'])} keys, e.g. `{d['example']}`" for t, d in sorted(mem.get("by_type", {}).items())) +
           f") holding {fmt(mem['entries'])} stored messages. `MEMORY USAGE <key> SAMPLES 0` over all of them: "
           f"{fmt(mem['memory_usage_bytes'])} bytes = **{fmt(mem.get('bytes_per_entry'))} bytes per stored message** "
-          f"(payload ~{meta['payload']} bytes). `INFO memory` `used_memory` grew by "
+          f"(payload ~{meta['payload']} bytes" +
+          ("; the streams alone {} bytes per message, the other keys {} bytes each".format(
+              fmt(mem["by_type"]["stream"]["memory_usage_bytes"] / mem["entries"]),
+              fmt(sum(d["memory_usage_bytes"] for t, d in mem["by_type"].items() if t != "stream") /
+                  max(1, sum(d["keys"] for t, d in mem["by_type"].items() if t != "stream"))))
+           if "stream" in mem.get("by_type", {}) and len(mem["by_type"]) > 1 else "") +
+          f"). `INFO memory` `used_memory` grew by "
           f"{fmt(mem['used_memory_after'] - mem['used_memory_before'])} bytes over the steps = "
           f"{fmt(mem.get('used_memory_delta_per_entry'))} bytes per stored message (that includes whatever else Redis "
           "allocated meanwhile, client buffers too).")
@@ -566,14 +578,15 @@ def history_section(w, rows, steps, summaries, meta):
             w(f"| deliveries expected / received | {fmt(storm.get('expected'))} / {fmt(storm.get('received'))} |")
             w(f"| **lost / duplicates / out of order** | **{fmt(storm.get('lost'))} / {fmt(storm.get('duplicates'))} / "
               f"{fmt(storm.get('out_of_order'))}** |")
+            w(f"| MESSAGEs with a `stream-gap` header | {fmt(storm.get('stream_gap_messages'))} |")
             w(f"| push API errors | {fmt(storm.get('push_errors'))} |")
             w("")
             verdict = storm.get("lost") == 0 and storm.get("duplicates") == 0
             w(f"0 lost and 0 duplicates: **{'yes' if verdict else 'no'}**." +
               (f" First ERROR frame: `{storm['first_error']}`." if storm.get("first_error") else "") +
               (f" First push error: `{storm['first_push_error']}`." if storm.get("first_push_error") else "") +
-              f" The count of `recovered-count` can exceed the missed messages: live ones published before a "
-              "session's SUBSCRIBE reached its node are recovered too.")
+              f" A session's `recovered-count` can exceed the missed messages: live ones published before its "
+              "SUBSCRIBE reached its node are replayed too.")
             w("")
 
 

@@ -42,7 +42,10 @@ SCALE_TOPIC_RATE=${SCALE_TOPIC_RATE:-20}
 SCALE_SECONDS=${SCALE_SECONDS:-8}
 SCALE_JVM_FLAGS=${SCALE_JVM_FLAGS:-"-Xms256m -Xmx1g -XX:+UseG1GC"}
 CLUSTER_USERS=${CLUSTER_USERS:-200}
-HISTORY_ARGS=${HISTORY_ARGS:-"--stomp-relay.history.destinations=/user/queue/**"}
+# history of the generator's user destination only (the server's application.yml keeps the demo's chat
+# destinations; those are replaced here); size 100 per user as docs/OPERATIONS.md advises for user
+# destinations; max-recovery and ttl are the defaults, written out
+HISTORY_ARGS=${HISTORY_ARGS:-"--stomp-relay.history.destinations=/user/queue/** --stomp-relay.history.size=100 --stomp-relay.history.max-recovery=1000 --stomp-relay.history.ttl=10m"}
 STORM_MISSED=${STORM_MISSED:-50}
 STORM_LIVE=${STORM_LIVE:-5}
 STORM_TIMEOUT=${STORM_TIMEOUT:-60}
@@ -212,7 +215,8 @@ redis_used_memory() { # port -> used_memory in bytes
 }
 
 history_memory() { # port used_memory-before -> one JSON line: the history keys, their entries and memory
-  note_cmd "redis-cli -p $1 --scan --pattern '*:history:*'  # then TYPE, XLEN|LLEN|ZCARD and MEMORY USAGE <key> SAMPLES 0 of each; INFO memory"
+  # <prefix>:history:{..}.. (streams of the messages) and <prefix>:history-meta:{..}.. (a hash per stream)
+  note_cmd "redis-cli -p $1 --scan --pattern '*:history*'  # then TYPE, XLEN|LLEN|ZCARD and MEMORY USAGE <key> SAMPLES 0 of each; INFO memory"
   python3 - "$1" "$2" "$(redis_used_memory "$1")" <<'PY'
 import json, subprocess, sys
 port, before, after = sys.argv[1], int(sys.argv[2] or 0), int(sys.argv[3] or 0)
@@ -221,7 +225,7 @@ def batch(lines):  # one redis-cli for many commands; piped, it prints one raw r
         return []
     return subprocess.run(["redis-cli", "-p", port], input="\n".join(lines) + "\n",
                           capture_output=True, text=True).stdout.splitlines()
-keys = sorted({k for k in subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", "*:history:*"],
+keys = sorted({k for k in subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", "*:history*"],
                                         capture_output=True, text=True).stdout.splitlines() if k})
 length = {"stream": "XLEN", "list": "LLEN", "zset": "ZCARD", "hash": "HLEN", "set": "SCARD"}
 types = batch([f"TYPE {k}" for k in keys])

@@ -75,6 +75,9 @@ final class FrameHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 				if (position != null) {
 					this.session.lastPosition = position;
 					positioned.increment();
+					if (header(s, "stream-gap", body < 0 ? s.length() : body) != null) {
+						gaps.increment();
+					}
 				}
 			}
 			deliver(s, body < 0 ? 0 : body);
@@ -114,6 +117,9 @@ final class FrameHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 
 	/** MESSAGE frames seen with a {@code stream-position} header (while {@link #trackPositions}). */
 	static final java.util.concurrent.atomic.LongAdder positioned = new java.util.concurrent.atomic.LongAdder();
+
+	/** Of those, the ones with a {@code stream-gap} header (the server lost messages before it). */
+	static final java.util.concurrent.atomic.LongAdder gaps = new java.util.concurrent.atomic.LongAdder();
 
 	/** The value of header {@code name} in the frame's header block (before {@code end}), or null. */
 	static String header(String frame, String name, int end) {

@@ -274,6 +274,7 @@ final class HistoryStorm {
 			row.put("duplicates", dups);
 			row.put("out_of_order", ooo);
 			row.put("stale", state.stale.sum());
+			row.put("stream_gap_messages", FrameHandler.gaps.sum());
 			row.put("first_error", firstError(again));
 			Map<String, Object> cpuMs = new LinkedHashMap<>();
 			for (String name : pids.keySet()) {
