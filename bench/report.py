@@ -549,13 +549,16 @@ def history_section(w, rows, steps, summaries, meta):
           "one on each node) SUBSCRIBE `/user/queue/bench` with a `receipt`, and each user gets one message so every "
           "session has seen a `stream-position`. Then the generator closes all sessions at once (TCP close, no "
           f"DISCONNECT), pushes {fmt(storm.get('missed_per_user'))} messages to every user through the HTTP push API "
-          "(`POST /api/messages/users/{user}`, round by round so each user's messages have one order), and reconnects "
+          "(`POST /api/messages/users/{user}`; 32 lanes, each sending its users' pushes one at a time, so each user's "
+          "messages have one order), and reconnects "
           "every session at once: CONNECT, then SUBSCRIBE with `resume-from:<last position seen>` and a `receipt`. "
           f"At the same moment {fmt(storm.get('live_per_user'))} more messages per user are pushed, so the switch from "
           "recovery to live delivery happens under load. A session has *recovered* when it has its RECEIPT and every "
-          "message up to the last missed one; *lost* = every message each session should have (before, missed and "
-          "live) minus unique ones received; a message seen twice by one session, the one before the cut included, "
-          "is a *duplicate*.")
+          "message up to the last missed one (a session told `recovered:false` is not waited for: the server replays "
+          "nothing to it and the client is to reload); *lost* = every message each session should have (before, "
+          "missed and live) minus unique ones received, counted apart for sessions told `recovered:true` (silent "
+          "loss) and `recovered:false` (declared); a message seen twice by one session, the one before the cut "
+          "included, is a *duplicate*.")
         w("")
         if storm.get("error"):
             w(f"**The storm did not run to the end:** {storm['error']}")
@@ -568,21 +571,37 @@ def history_section(w, rows, steps, summaries, meta):
               f"{fmt(storm.get('missed_per_user'))} / {fmt(storm.get('live_per_user'))} |")
             w(f"| all sessions CONNECTED again after | {fmt(storm.get('all_connected_ms'))} ms |")
             w(f"| all RECEIPTs after | {fmt(storm.get('all_receipts_ms'))} ms |")
-            w(f"| **every session recovered after** (RECEIPT and all missed messages) | **{fmt(storm.get('recovery_ms'))} ms** |")
+            inc = storm.get("sessions_incomplete") or 0
+            if storm.get("recovery_ms") is not None:
+                w(f"| **every session recovered after** (RECEIPT and all missed messages) | **{fmt(storm.get('recovery_ms'))} ms** |")
+            else:
+                w(f"| **every session recovered after** (RECEIPT and all missed messages) | **not all: {fmt(inc)} of {fmt(n)} "
+                  f"did not recover**; the other {fmt(n - inc)} within {fmt(storm.get('recovered_sessions_ms'))} ms |")
             w(f"| per session, p50 / p99 | {fmt(storm.get('recovery_p50_ms'))} / {fmt(storm.get('recovery_p99_ms'))} ms |")
-            w(f"| sessions not recovered within {meta.get('storm_timeout', 60)} s | {fmt(storm.get('sessions_incomplete'))} |")
             w(f"| RECEIPTs with `recovered:true` / `recovered:false` / without the header | {fmt(storm.get('recovered_true'))} / "
               f"{fmt(storm.get('recovered_false'))} / {fmt(storm.get('recovered_header_missing'))} |")
             w(f"| `recovered-count`: sum (min–max per session) | {fmt(storm.get('recovered_count_sum'))} "
               f"({fmt(storm.get('recovered_count_min'))}–{fmt(storm.get('recovered_count_max'))}) |")
             w(f"| deliveries expected / received | {fmt(storm.get('expected'))} / {fmt(storm.get('received'))} |")
-            w(f"| **lost / duplicates / out of order** | **{fmt(storm.get('lost'))} / {fmt(storm.get('duplicates'))} / "
+            w(f"| **lost / duplicates / out of order**, all sessions | **{fmt(storm.get('lost'))} / {fmt(storm.get('duplicates'))} / "
               f"{fmt(storm.get('out_of_order'))}** |")
+            if "lost_in_recovered_sessions" in storm:
+                w(f"| of which in sessions told `recovered:true`: lost / duplicates (silent loss, must be 0) | "
+                  f"{fmt(storm.get('lost_in_recovered_sessions'))} / {fmt(storm.get('duplicates_in_recovered_sessions'))} |")
+                w(f"| not replayed to sessions told `recovered:false` (declared: the client must reload) | "
+                  f"{fmt(storm.get('not_replayed_recovered_false'))} |")
             w(f"| MESSAGEs with a `stream-gap` header | {fmt(storm.get('stream_gap_messages'))} |")
             w(f"| push API errors | {fmt(storm.get('push_errors'))} |")
             w("")
             verdict = storm.get("lost") == 0 and storm.get("duplicates") == 0
-            w(f"0 lost and 0 duplicates: **{'yes' if verdict else 'no'}**." +
+            silent = storm.get("lost_in_recovered_sessions", storm.get("lost")) == 0 and \
+                storm.get("duplicates_in_recovered_sessions", storm.get("duplicates")) == 0
+            w(f"0 lost and 0 duplicates: **{'yes' if verdict else 'no'}**" +
+              ("." if verdict else f"; in the sessions told `recovered:true` (no silent loss): **{'yes' if silent else 'no'}**.") +
+              (f" {fmt(storm.get('recovered_false'))} sessions were told `recovered:false`: the server answers so when the "
+               "position is no longer in the history or when Redis does not answer the replay within "
+               "`stomp-relay.redis.subscribe-timeout` (2 s by default); the nodes' logs say which "
+               "(`the history did not answer a resuming SUBSCRIBE`)." if storm.get("recovered_false") else "") +
               (f" First ERROR frame: `{storm['first_error']}`." if storm.get("first_error") else "") +
               (f" First push error: `{storm['first_push_error']}`." if storm.get("first_push_error") else "") +
               f" A session's `recovered-count` can exceed the missed messages: live ones published before its "

@@ -11,8 +11,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -26,8 +24,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * every session has seen a {@code stream-position}.</li>
  * <li>Every session is cut at once (the generator closes its TCP connections, no DISCONNECT).</li>
  * <li>{@code missed} messages per user (seq 1..missed) go out through the HTTP push API
- * ({@code POST /api/messages/users/{user}}, {@code /queue/bench}), round by round: round i+1 starts
- * when every push of round i was accepted, so each user's messages have one order.</li>
+ * ({@code POST /api/messages/users/{user}}, {@code /queue/bench}) from {@code push-in-flight} lanes:
+ * a lane sends its users' pushes one after the other and waits for each answer, so each user's
+ * messages have one order.</li>
  * <li>All sessions reconnect at once and SUBSCRIBE with {@code resume-from:<last position seen>} and
  * a {@code receipt}; at the same moment {@code live} more rounds are pushed (seq missed+1..), so the
  * hand-over from recovery to live delivery is under load too.</li>
@@ -37,7 +36,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * message (per session: max(RECEIPT, last of seq 0..missed)); lost = expected - unique received
  * (expected = sessions x accepted pushes of their user, all 1 + missed + live rounds); duplicates
  * (a seq seen twice by one session, across the cut: a re-sent seq 0 counts); out of order; and the
- * RECEIPTs' {@code recovered} / {@code recovered-count} headers. One JSON line, phase {@code recovery-storm}.
+ * RECEIPTs' {@code recovered} / {@code recovered-count} headers. A session told {@code recovered:false}
+ * is not waited for (the server said it replays nothing: the client should reload); what it did not
+ * get is counted apart from the loss of the sessions told {@code recovered:true}, which must be 0.
+ * One JSON line, phase {@code recovery-storm}.
  */
 final class HistoryStorm {
 
@@ -60,7 +62,7 @@ final class HistoryStorm {
 		int live = Integer.parseInt(a.getOrDefault("live", "5"));
 		int payload = Integer.parseInt(a.getOrDefault("payload", "100"));
 		int timeout = Integer.parseInt(a.getOrDefault("timeout", "60"));
-		int inFlight = Integer.parseInt(a.getOrDefault("push-in-flight", "16"));
+		int inFlight = Integer.parseInt(a.getOrDefault("push-in-flight", "32"));
 		int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
 		long cutGraceMs = Long.parseLong(a.getOrDefault("cut-grace-ms", "1000"));
 		String subscribeDestination = a.getOrDefault("destination", "/user/queue/bench");
@@ -112,7 +114,7 @@ final class HistoryStorm {
 				return error(out, row, failed + " sessions failed to connect, " + noReceipt
 						+ " got no RECEIPT for SUBSCRIBE (first ERROR: " + firstError(sessions) + ")");
 			}
-			pushRound(http, publish, admin, pushDestination, users, 0, runId, pad, inFlight, accepted, pushErrors,
+			pushRounds(http, publish, admin, pushDestination, users, 0, 0, runId, pad, inFlight, accepted, pushErrors,
 					firstPushError);
 			long primeDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
 			while (System.nanoTime() < primeDeadline
@@ -139,10 +141,8 @@ final class HistoryStorm {
 
 			// 3. the missed messages
 			long pub0 = System.nanoTime();
-			for (int i = 1; i <= missed; i++) {
-				pushRound(http, publish, admin, pushDestination, users, i, runId, pad, inFlight, accepted, pushErrors,
-						firstPushError);
-			}
+			pushRounds(http, publish, admin, pushDestination, users, 1, missed, runId, pad, inFlight, accepted, pushErrors,
+					firstPushError);
 			row.put("missed_publish_ms", LoadGen.ms((System.nanoTime() - pub0) / 1000));
 			long receivedWhileAway = state.total.sum() - n;
 			LOG.printf("[%s/storm] cut %d sessions, pushed %d x %d users in %.0f ms (%d deliveries while away)%n",
@@ -159,23 +159,21 @@ final class HistoryStorm {
 			Map<String, Long> cpu0 = ProcCpu.snapshot(pids);
 			long t0 = System.nanoTime();
 			Thread liveThread = new Thread(() -> {
-				for (int i = missed + 1; i <= missed + live; i++) {
-					try {
-						pushRound(http, publish, admin, pushDestination, users, i, runId, pad, inFlight, accepted,
-								pushErrors, firstPushError);
-					}
-					catch (Exception ex) {
-						firstPushError.compareAndSet(null, String.valueOf(ex));
-						return;
-					}
+				try {
+					pushRounds(http, publish, admin, pushDestination, users, missed + 1, missed + live, runId, pad,
+							inFlight, accepted, pushErrors, firstPushError);
+				}
+				catch (Exception ex) {
+					firstPushError.compareAndSet(null, String.valueOf(ex));
 				}
 			}, "storm-live");
 			liveThread.start();
 			int refailed = LoadGen.openAll(client, again, null, n, true, timeout);
 			long connectedMs = (System.nanoTime() - t0) / 1_000_000;
 			long deadline = t0 + TimeUnit.SECONDS.toNanos(timeout);
-			while (System.nanoTime() < deadline && (state.completed.sum() < n
-					|| again.stream().anyMatch(s -> !s.receipt.isDone()))) {
+			// until every session has its RECEIPT and, unless told recovered:false, all its missed messages
+			while (System.nanoTime() < deadline && (again.stream().anyMatch(s -> !s.receipt.isDone())
+					|| state.completed.sum() + again.stream().filter(s -> toldNotRecovered(s)).count() < n)) {
 				Thread.sleep(5);
 			}
 			long doneNanos = System.nanoTime();
@@ -198,6 +196,10 @@ final class HistoryStorm {
 			// 5. the figures
 			long[] doneMicros = new long[n];
 			int incomplete = 0;
+			long lostRecovered = 0; // sessions told recovered:true (or without the header): must be 0
+			long dupsRecovered = 0;
+			long notReplayed = 0; // sessions told recovered:false: what they did not get
+			long recoveredMaxMicros = 0;
 			int receipts = 0;
 			int recoveredTrue = 0;
 			int recoveredFalse = 0;
@@ -234,12 +236,21 @@ final class HistoryStorm {
 						maxCount = Math.max(maxCount, v);
 					}
 				}
+				long should = accepted[Integer.parseInt(s.user.substring(1))];
+				if (toldNotRecovered(s)) {
+					notReplayed += should - state.received[i];
+				}
+				else {
+					lostRecovered += should - state.received[i];
+					dupsRecovered += state.duplicates[i];
+				}
 				if (r == null || state.completeNanos[i] == 0) {
 					incomplete++;
 					doneMicros[i] = Long.MAX_VALUE;
 				}
 				else {
 					doneMicros[i] = (Math.max(s.receiptNanos, state.completeNanos[i]) - t0) / 1000;
+					recoveredMaxMicros = Math.max(recoveredMaxMicros, doneMicros[i]);
 				}
 			}
 			long[] sorted = doneMicros.clone();
@@ -260,6 +271,7 @@ final class HistoryStorm {
 			row.put("example_receipt", exampleReceipt);
 			row.put("sessions_incomplete", incomplete);
 			row.put("recovery_ms", incomplete > 0 ? null : LoadGen.ms(sorted[n - 1]));
+			row.put("recovered_sessions_ms", n - incomplete == 0 ? null : LoadGen.ms(recoveredMaxMicros));
 			row.put("recovery_p50_ms", sorted[n / 2] == Long.MAX_VALUE ? null : LoadGen.ms(sorted[n / 2]));
 			row.put("recovery_p99_ms", sorted[(int) Math.min(n - 1, Math.ceil(n * 0.99) - 1)] == Long.MAX_VALUE ? null
 					: LoadGen.ms(sorted[(int) Math.min(n - 1, Math.ceil(n * 0.99) - 1)]));
@@ -273,6 +285,9 @@ final class HistoryStorm {
 			row.put("lost", expected - received);
 			row.put("duplicates", dups);
 			row.put("out_of_order", ooo);
+			row.put("lost_in_recovered_sessions", lostRecovered);
+			row.put("duplicates_in_recovered_sessions", dupsRecovered);
+			row.put("not_replayed_recovered_false", notReplayed);
 			row.put("stale", state.stale.sum());
 			row.put("stream_gap_messages", FrameHandler.gaps.sum());
 			row.put("first_error", firstError(again));
@@ -323,39 +338,58 @@ final class HistoryStorm {
 		return sessions.stream().map(s -> s.error).filter(e -> e != null).findFirst().orElse(null);
 	}
 
-	/** Round {@code seq}: one push to each user, at most {@code inFlight} at a time; returns when all answered. */
-	private static void pushRound(HttpClient http, String publish, String admin, String destination, int users, int seq,
-			long runId, String pad, int inFlight, long[] accepted, AtomicLong errors, AtomicReference<String> firstError)
-			throws InterruptedException {
-		Semaphore permits = new Semaphore(inFlight);
-		List<CompletableFuture<?>> all = new ArrayList<>();
-		for (int u = 0; u < users; u++) {
-			permits.acquire();
-			long sentMicros = FrameHandler.epochMicros();
-			String body = "{\"destination\":\"" + destination + "\",\"payload\":{\"run\":" + runId + ",\"seq\":" + seq
-					+ ",\"sent\":" + sentMicros + ",\"pad\":\"" + pad + "\"}}";
-			int user = u;
-			HttpRequest req = HttpRequest.newBuilder(URI.create(publish + "/api/messages/users/u" + u))
-				.timeout(Duration.ofSeconds(30))
-				.header("Content-Type", "application/json")
-				.header("Authorization", "Bearer " + admin)
-				.POST(HttpRequest.BodyPublishers.ofString(body))
-				.build();
-			all.add(http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((resp, ex) -> {
-				permits.release();
-				if (ex == null && resp.statusCode() / 100 == 2) {
-					synchronized (accepted) {
-						accepted[user]++;
+	/** Whether the session's RECEIPT said {@code recovered:false} (nothing replayed). */
+	private static boolean toldNotRecovered(Session s) {
+		String r = s.receipt.isDone() && !s.receipt.isCompletedExceptionally() ? s.receipt.getNow(null) : null;
+		return r != null && "false".equals(FrameHandler.header(r, "recovered", r.length()));
+	}
+
+	/**
+	 * Pushes seq {@code from..to} to every user from {@code lanes} threads: lane j sends, for each seq,
+	 * to users j, j+lanes, ... one request at a time and waits for each answer, so one user's messages
+	 * go out in seq order. Returns when every lane is done (each request times out after 30 s).
+	 */
+	private static void pushRounds(HttpClient http, String publish, String admin, String destination, int users,
+			int from, int to, long runId, String pad, int lanes, long[] accepted, AtomicLong errors,
+			AtomicReference<String> firstError) throws InterruptedException {
+		List<Thread> threads = new ArrayList<>();
+		for (int l = 0; l < Math.min(lanes, users); l++) {
+			int lane = l;
+			Thread t = new Thread(() -> {
+				for (int seq = from; seq <= to; seq++) {
+					for (int u = lane; u < users; u += lanes) {
+						String body = "{\"destination\":\"" + destination + "\",\"payload\":{\"run\":" + runId
+								+ ",\"seq\":" + seq + ",\"sent\":" + FrameHandler.epochMicros() + ",\"pad\":\"" + pad
+								+ "\"}}";
+						HttpRequest req = HttpRequest.newBuilder(URI.create(publish + "/api/messages/users/u" + u))
+							.timeout(Duration.ofSeconds(30))
+							.header("Content-Type", "application/json")
+							.header("Authorization", "Bearer " + admin)
+							.POST(HttpRequest.BodyPublishers.ofString(body))
+							.build();
+						try {
+							HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+							if (resp.statusCode() / 100 == 2) {
+								synchronized (accepted) {
+									accepted[u]++;
+								}
+								continue;
+							}
+							firstError.compareAndSet(null, resp.statusCode() + " " + resp.body());
+						}
+						catch (Exception ex) {
+							firstError.compareAndSet(null, String.valueOf(ex));
+						}
+						errors.incrementAndGet();
 					}
 				}
-				else {
-					errors.incrementAndGet();
-					firstError.compareAndSet(null, ex != null ? String.valueOf(ex)
-							: resp.statusCode() + " " + resp.body());
-				}
-			}));
+			}, "storm-push-" + l);
+			t.start();
+			threads.add(t);
 		}
-		CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((v, ex) -> null).join();
+		for (Thread t : threads) {
+			t.join();
+		}
 	}
 
 	private static int error(Path out, Map<String, Object> row, String message) throws Exception {
