@@ -509,7 +509,7 @@ def history_section(w, rows, steps, summaries, meta):
                 facts.append(f"At the same offered rate, {fmt(rate)} deliveries/s (the highest step both passed): "
                              f"p99 {fmt(p['p99_ms'])} ms plain vs {fmt(h['p99_ms'])} ms with history, server CPU "
                              f"{fmt(p.get('server_cpu_us_per_delivery'))} vs {fmt(h.get('server_cpu_us_per_delivery'))} "
-                             f"µs/delivery ({ratio(h.get('server_cpu_us_per_delivery'), p.get('server_cpu_us_per_delivery'))}).")
+                             f"µs/delivery (history / plain {ratio(h.get('server_cpu_us_per_delivery'), p.get('server_cpu_us_per_delivery'))}).")
             else:
                 facts.append("No offered rate passed for both, so there is no p99 at the same rate.")
         hs = [r for r in steps if r["system"] == HISTORY and "with_stream_position" in r]

@@ -5,7 +5,8 @@
 # missing Debian packages and npm deps, runs every system with the same workloads and client
 # counts, the idle-connection memory test and redis-benchmark, then writes docs/BENCHMARKS.md
 # and docs/bench-latency.png. Everything listens on 127.0.0.1 only, on free ports; every
-# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale.
+# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale,
+# and (not yet timed in a full run) roughly 4-6 more for cluster and 3-5 more for stomp-relay-history.
 #
 # Knobs (environment):
 #   SYSTEMS   comma list, default stomp-relay,stomp-relay-history,stomp-relay-norelay,rabbit-relay,socketio,
