@@ -11,15 +11,21 @@ import os
 import sys
 
 PRODUCT = "stomp-relay"
-ORDER = ["stomp-relay", "stomp-relay-1node-norelay", "rabbit-relay", "socketio"]
+CLUSTER = "stomp-relay-cluster"
+HISTORY = "stomp-relay-history"
+# the product in another set-up: shown beside it, not compared with it as a peer
+VARIANTS = (CLUSTER, HISTORY)
+ORDER = ["stomp-relay", CLUSTER, HISTORY, "stomp-relay-1node-norelay", "rabbit-relay", "socketio"]
 LABEL = {
     "stomp-relay": "stomp-relay, 2 nodes + Redis",
+    CLUSTER: "stomp-relay, 2 nodes + Redis Cluster (3 shards)",
+    HISTORY: "stomp-relay, 2 nodes + Redis, message history on",
     "stomp-relay-1node-norelay": "stomp-relay, 1 node, relay off (ceiling)",
     "rabbit-relay": "Spring StompBrokerRelay + RabbitMQ STOMP, 2 nodes",
     "socketio": "socket.io 4 + redis-adapter, 2 nodes",
 }
 # the name in SYSTEMS=... of bench/run.sh, where it differs from the system name in the rows
-SYSTEMS_KEY = {"stomp-relay-1node-norelay": "stomp-relay-norelay", "stomp-relay-scale": "scale"}
+SYSTEMS_KEY = {"stomp-relay-1node-norelay": "stomp-relay-norelay", "stomp-relay-scale": "scale", CLUSTER: "cluster"}
 WORKLOAD_TEXT = {
     "user": "User destinations: each message goes to `/user/{u}/queue/bench` of a random user "
             "(one publish = 2 deliveries: the user's session on node A and on node B).",
@@ -175,14 +181,15 @@ def main():
               f"{fmt(sm.get('p99_ms_at_half'))} | {fmt(sm.get('server_cpu_us_per_delivery_at_peak'))} | {fmt(gen)} |")
         w("")
         prod = summaries.get((PRODUCT, workload))
-        if prod:
+        peers = [s for s in systems if s != PRODUCT and s not in VARIANTS and (s, workload) in summaries]
+        if prod and peers:
             w(f"Ratios, stomp-relay (2 nodes) vs each peer (peak: higher is better for stomp-relay; "
               f"p99 and CPU: lower is better for stomp-relay):")
             w("")
             w("| peer | peak ratio | p99-at-half ratio | server CPU/delivery ratio |")
             w("|---|---:|---:|---:|")
             for s in systems:
-                if s == PRODUCT:
+                if s == PRODUCT or s in VARIANTS:
                     continue
                 sm = summaries.get((s, workload))
                 if not sm:
@@ -191,6 +198,11 @@ def main():
                   f"{ratio(prod.get('p99_ms_at_half'), sm.get('p99_ms_at_half'))} | "
                   f"{ratio(prod.get('server_cpu_us_per_delivery_at_peak'), sm.get('server_cpu_us_per_delivery_at_peak'))} |")
             w("")
+
+    # the meta of the run a system's rows come from (a later run given after the first replaces them)
+    run_meta = {s: m for _, replaced, m, _ in overrides for s in replaced}
+    history_section(w, rows, steps, summaries, run_meta.get(HISTORY, meta))
+    shards = cluster_section(w, rows, summaries)
 
     if rb:
         w("## Redis PUBLISH ceiling (redis-benchmark)")
@@ -230,7 +242,7 @@ def main():
         w("JVM flags and extra arguments: " + "; ".join(sorted({f"{r['system']}: `{r.get('jvm_flags', '')}`" for r in mem})) + ".")
         w("")
 
-    scaling(w, rows, rb, summaries, mem)
+    scaling(w, rows, rb, summaries, mem, shards)
     profile(w, rows)
 
     notes = []
@@ -305,7 +317,10 @@ def all_systems(w, systems, steps, summaries, rb):
         cells = []
         lost_ok = lost_fail = 0
         for workload in ("user", "topic"):
-            sm = summaries.get((s, workload)) or {}
+            sm = summaries.get((s, workload))
+            if sm is None:
+                cells += ["not run", ""]
+                continue
             peak = sm.get("peak_rate") or 0
             cells += [fmt(peak) if peak else "none passed", fmt(sm.get("p99_ms_at_half"))]
             for r in steps:
@@ -323,6 +338,275 @@ def all_systems(w, systems, steps, summaries, rb):
         w(f"| redis-benchmark PUBLISH, 2 subscribers (Redis alone, no WebSocket) | {txt} | | | | "
           "not measured (redis-benchmark counts replies, not deliveries) | |")
     w("")
+
+
+def crc16(data):
+    """CRC16-CCITT (XMODEM), what Redis Cluster hashes keys with."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def owns(slot_ranges, slot):
+    for r in slot_ranges:
+        if r.startswith("["):  # a slot being migrated or imported
+            continue
+        lo, _, hi = r.partition("-")
+        if int(lo) <= slot <= int(hi or lo):
+            return True
+    return False
+
+
+SHARE_TOLERANCE = 0.15  # a user-workload share within ±15 % of 1/M counts as even
+
+
+def cluster_section(w, rows, summaries):
+    """The "Redis Cluster (3 shards)" section from the `cluster` system's shard-share rows; returns its figures."""
+    share = [r for r in rows if r.get("system") == CLUSTER and r.get("phase") == "shard-share"]
+    if not share:
+        return None
+    ms = sorted({r["shard"] for r in share})
+    m = len(ms)
+    w(f"## Redis Cluster ({m} shards)")
+    w("")
+    w(f"System `cluster` of `bench/run.sh` (rows `{CLUSTER}`): the stomp-relay system's two nodes, sessions and "
+      f"steps, on a Redis Cluster of {m} masters without replicas (`redis-cli --cluster create`) given to the nodes as "
+      "`--spring.data.redis.cluster.nodes`. The relay then publishes with `SPUBLISH` and subscribes with `SSUBSCRIBE` "
+      "(sharded pub/sub): a message goes to the one master that owns its channel's hash slot and to the subscribers "
+      "connected to that master, where a classic `PUBLISH` in a cluster is copied to every master over the cluster "
+      "bus. A user's channel is `<prefix>:user:{u<k>}`, so its slot is CRC16(`u<k>`) mod 16384; the topic's channel "
+      "`<prefix>:destination:{/topic/bench}` is a single slot. Each master's `SPUBLISH`, `SSUBSCRIBE` and `PUBLISH` "
+      "calls come from `INFO commandstats` before and after each workload (warm-up, steps and half-peak step "
+      "included; `SSUBSCRIBE` counts the nodes subscribing as the sessions connect).")
+    w("")
+    w("| system | `user` peak deliveries/s | `user` p99 at half peak (ms) | `user` server CPU µs/delivery at half peak | "
+      "`topic` peak deliveries/s | `topic` p99 at half peak (ms) | `topic` server CPU µs/delivery at half peak |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for s in (PRODUCT, CLUSTER):
+        if not any((s, wl) in summaries for wl in ("user", "topic")):
+            continue
+        cells = []
+        for workload in ("user", "topic"):
+            sm = summaries.get((s, workload)) or {}
+            cells += [fmt(sm.get("peak_rate")), fmt(sm.get("p99_ms_at_half")), fmt(sm.get("server_cpu_us_per_delivery_at_half"))]
+        w(f"| {LABEL[s]} | " + " | ".join(cells) + " |")
+    w("")
+    pc = [(wl, summaries.get((PRODUCT, wl)), summaries.get((CLUSTER, wl))) for wl in ("user", "topic")]
+    pc = [(wl, p, c) for wl, p, c in pc if p and c]
+    if pc:
+        w("Peak ratio cluster / standalone: " + "; ".join(
+            f"`{wl}` {ratio(c.get('peak_rate'), p.get('peak_rate'))}" +
+            (" (a lower bound: the cluster passed the highest step tried)" if c.get("peak_is_top_step") and c.get("peak_rate") else "")
+            for wl, p, c in pc) + ".")
+        w("")
+    w("Server CPU of the cluster system includes the three redis-server processes; all of them share the same 2 cores "
+      "with the nodes and the generator, so the cluster's peak says nothing about more Redis capacity, only that the "
+      "relay works the same on it (see the shares below for where the Redis work goes).")
+    w("")
+    out = {"shards": m}
+    for workload in ("user", "topic"):
+        wr = sorted((r for r in share if r["workload"] == workload), key=lambda r: r["shard"])
+        if not wr:
+            continue
+        total = sum(r["spublish"] for r in wr)
+        publish = sum(r["publish"] for r in wr)
+        users = wr[0].get("users") or (summaries.get((CLUSTER, workload)) or {}).get("users")
+        slots_known = all(r.get("slots") for r in wr)
+        w(f"### `{workload}` workload")
+        w("")
+        topic_slot = crc16(b"/topic/bench") % 16384
+        owner_col = "users whose channel it owns" if workload == "user" else f"owns `/topic/bench`'s slot ({topic_slot})"
+        w(f"| master | hash slots | {owner_col} | `SPUBLISH` calls | share of `SPUBLISH` | `SSUBSCRIBE` calls | "
+          "`PUBLISH` calls |")
+        w("|---|---|---:|---:|---:|---:|---:|")
+        shares = []
+        for r in wr:
+            owned = "n/a"
+            if slots_known and workload == "topic":
+                owned = "yes" if owns(r["slots"], topic_slot) else "no"
+            elif slots_known and users:
+                n = sum(1 for k in range(users) if owns(r["slots"], crc16(f"u{k}".encode()) % 16384))
+                owned = f"{n} ({100 * n / users:.0f} %)"
+            sh = r["spublish"] / total if total else 0
+            shares.append(sh)
+            w(f"| {r['shard']} | {' '.join(r.get('slots') or []) or 'n/a'} | {owned} | {fmt(r['spublish'])} | "
+              f"{100 * sh:.1f} % | {fmt(r['ssubscribe'])} | {fmt(r['publish'])} |")
+        w("")
+        even = 1 / len(wr)
+        lo, hi = even * (1 - SHARE_TOLERANCE), even * (1 + SHARE_TOLERANCE)
+        pub_txt = (f"`PUBLISH` calls on the masters: {fmt(publish)}" +
+                   (" (none: every relay message went through sharded pub/sub)." if publish == 0 else
+                    " (**not 0**: some relay traffic used classic `PUBLISH`, which a cluster copies to every master)."))
+        if workload == "user":
+            ok = total > 0 and all(lo <= x <= hi for x in shares)
+            w(f"Even split over the masters (each share within ±{100 * SHARE_TOLERANCE:.0f} % of 1/{len(wr)} = "
+              f"{100 * even:.1f} %, i.e. {100 * lo:.1f}–{100 * hi:.1f} %): **{'yes' if ok else 'no'}** "
+              f"({' / '.join(f'{100 * x:.1f} %' for x in shares)} of {fmt(total)} `SPUBLISH`"
+              + (f"; {users} users" if users else "") + "). The publisher picks a random user per message, so a "
+              "master's share follows the share of the users whose channel slot it owns. " + pub_txt)
+            out.update(user_shares=shares, user_even=ok, user_publish=publish, user_spublish=total)
+        else:
+            top = max(range(len(wr)), key=lambda i: shares[i]) if total else None
+            w((f"One destination is one channel, so one slot: master {wr[top]['shard']} took "
+               f"{100 * shares[top]:.1f} % of the {fmt(total)} `SPUBLISH`. " if top is not None else
+               "No `SPUBLISH` was counted. ") + pub_txt)
+            out.update(topic_shares=shares, topic_publish=publish, topic_spublish=total)
+        w("")
+    return out
+
+
+def history_section(w, rows, steps, summaries, meta):
+    """Message history: throughput and memory beside the plain product, and the recovery storm."""
+    hsum = summaries.get((HISTORY, "user"))
+    mem = next((r for r in reversed(rows) if r.get("system") == HISTORY and r.get("phase") == "history-memory"), None)
+    storm = next((r for r in reversed(rows) if r.get("system") == HISTORY and r.get("phase") == "recovery-storm"), None)
+    if not (hsum or mem or storm):
+        return
+    args = meta.get("history_args") or "--stomp-relay.history.destinations=/user/queue/**"
+    sessions = (hsum or {}).get("sessions") or 2 * meta["users"]
+    w("## Message history")
+    w("")
+    w(f"System `stomp-relay-history` of `bench/run.sh`: the stomp-relay system (2 nodes + one Redis, the same "
+      f"{sessions} sessions and `user` steps), started with `{args}`. "
+      "Every message to `/user/queue/bench` is then also stored in Redis (one Lua script per publish: append to the "
+      "user's stream, trim, expire, publish) and carries a `stream-position` header; the origin node delivers its own "
+      "messages when they come back from Redis. The plain system keeps no history of the benchmark's destinations "
+      "(the server's `application.yml` keeps it for the demo's chat destinations only, which the benchmark does not use).")
+    w("")
+    psum = summaries.get((PRODUCT, "user"))
+    if hsum:
+        w("| `user` workload | peak deliveries/s | p99 at peak (ms) | p99 at half peak (ms) | server CPU µs/delivery at peak | "
+          "server CPU µs/delivery at half peak |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for s, sm in ((PRODUCT, psum), (HISTORY, hsum)):
+            if sm:
+                w(f"| {LABEL[s]} | {fmt(sm.get('peak_rate'))} | {fmt(sm.get('p99_ms_at_peak'))} | "
+                  f"{fmt(sm.get('p99_ms_at_half'))} | {fmt(sm.get('server_cpu_us_per_delivery_at_peak'))} | "
+                  f"{fmt(sm.get('server_cpu_us_per_delivery_at_half'))} |")
+        w("")
+        facts = []
+        if psum:
+            top = [LABEL[s] for s, sm in ((PRODUCT, psum), (HISTORY, hsum)) if sm.get("peak_is_top_step") and sm.get("peak_rate")]
+            facts.append(f"Throughput ratio history / plain (peak): **{ratio(hsum.get('peak_rate'), psum.get('peak_rate'))}**" +
+                         (f" ({' and '.join(top)} passed the highest step tried, so that peak is a lower bound)." if top else "."))
+
+            def passed(system):  # rate -> the passing attempt (the lower p99 if several)
+                best = {}
+                for r in steps:
+                    if r["system"] == system and r["workload"] == "user" and r.get("ok"):
+                        if r["offered_rate"] not in best or r["p99_ms"] < best[r["offered_rate"]]["p99_ms"]:
+                            best[r["offered_rate"]] = r
+                return best
+            bp, bh = passed(PRODUCT), passed(HISTORY)
+            common = sorted(set(bp) & set(bh))
+            if common:
+                rate = common[-1]
+                p, h = bp[rate], bh[rate]
+                facts.append(f"At the same offered rate, {fmt(rate)} deliveries/s (the highest step both passed): "
+                             f"p99 {fmt(p['p99_ms'])} ms plain vs {fmt(h['p99_ms'])} ms with history, server CPU "
+                             f"{fmt(p.get('server_cpu_us_per_delivery'))} vs {fmt(h.get('server_cpu_us_per_delivery'))} "
+                             f"µs/delivery (history / plain {ratio(h.get('server_cpu_us_per_delivery'), p.get('server_cpu_us_per_delivery'))}).")
+            else:
+                facts.append("No offered rate passed for both, so there is no p99 at the same rate.")
+        hs = [r for r in steps if r["system"] == HISTORY and "with_stream_position" in r]
+        if hs:
+            got = sum(r["with_stream_position"] for r in hs)
+            recv = sum(r["received"] for r in hs)
+            facts.append(f"Deliveries that carried a `stream-position` header over the history steps: {fmt(got)} of "
+                         f"{fmt(recv)} counted" + (" (history was on)." if got else " (**none: history was not on**)."))
+        w(" ".join(facts))
+        w("")
+    if mem and not mem.get("entries"):
+        w(f"**Redis memory per stored message:** not measured: after the `user` steps Redis had {fmt(mem['keys'])} keys "
+          "matching `*:history*` and no stored messages in them.")
+        w("")
+    elif mem:
+        w(f"**Redis memory per stored message.** After the `user` steps: {fmt(mem['keys'])} history keys "
+          f"(`redis-cli --scan --pattern '*:history*'`" +
+          "".join(f"; {t}: {fmt(d['keys'])} keys, e.g. `{d['example']}`" for t, d in sorted(mem.get("by_type", {}).items())) +
+          f") holding {fmt(mem['entries'])} stored messages. `MEMORY USAGE <key> SAMPLES 0` over all of them: "
+          f"{fmt(mem['memory_usage_bytes'])} bytes = **{fmt(mem.get('bytes_per_entry'))} bytes per stored message** "
+          f"(payload ~{meta['payload']} bytes" +
+          ("; the streams alone {} bytes per message, the other keys {} bytes each".format(
+              fmt(mem["by_type"]["stream"]["memory_usage_bytes"] / mem["entries"]),
+              fmt(sum(d["memory_usage_bytes"] for t, d in mem["by_type"].items() if t != "stream") /
+                  max(1, sum(d["keys"] for t, d in mem["by_type"].items() if t != "stream"))))
+           if "stream" in mem.get("by_type", {}) and len(mem["by_type"]) > 1 else "") +
+          f"). `INFO memory` `used_memory` grew by "
+          f"{fmt(mem['used_memory_after'] - mem['used_memory_before'])} bytes over the steps = "
+          f"{fmt(mem.get('used_memory_delta_per_entry'))} bytes per stored message (that includes whatever else Redis "
+          "allocated meanwhile, client buffers too).")
+        w("")
+    if storm:
+        w("### Recovery storm")
+        w("")
+        n = storm.get("sessions")
+        w(f"`loadgen storm` against the same two nodes, after the steps: {fmt(n)} sessions ({fmt(storm.get('users'))} users x 2, "
+          "one on each node) SUBSCRIBE `/user/queue/bench` with a `receipt`, and each user gets one message so every "
+          "session has seen a `stream-position`. Then the generator closes all sessions at once (TCP close, no "
+          f"DISCONNECT), pushes {fmt(storm.get('missed_per_user'))} messages to every user through the HTTP push API "
+          "(`POST /api/messages/users/{user}`; 32 lanes, each sending its users' pushes one at a time, so each user's "
+          "messages have one order), and reconnects "
+          "every session at once: CONNECT, then SUBSCRIBE with `resume-from:<last position seen>` and a `receipt`. "
+          f"At the same moment {fmt(storm.get('live_per_user'))} more messages per user are pushed, so the switch from "
+          "recovery to live delivery happens under load. A session has *recovered* when it has its RECEIPT and every "
+          "message up to the last missed one (a session told `recovered:false` is not waited for: the server replays "
+          "nothing to it and the client is to reload); *lost* = every message each session should have (before, "
+          "missed and live) minus unique ones received, counted apart for sessions told `recovered:true` (silent "
+          "loss) and `recovered:false` (declared); a message seen twice by one session, the one before the cut "
+          "included, is a *duplicate*.")
+        w("")
+        if storm.get("error"):
+            w(f"**The storm did not run to the end:** {storm['error']}")
+            w("")
+        else:
+            w("| | |")
+            w("|---|---:|")
+            w(f"| sessions cut and reconnected at once | {fmt(n)} |")
+            w(f"| missed messages per user (pushed in {fmt(storm.get('missed_publish_ms'))} ms) / live during the reconnect | "
+              f"{fmt(storm.get('missed_per_user'))} / {fmt(storm.get('live_per_user'))} |")
+            w(f"| all sessions CONNECTED again after | {fmt(storm.get('all_connected_ms'))} ms |")
+            w(f"| all RECEIPTs after | {fmt(storm.get('all_receipts_ms'))} ms |")
+            inc = storm.get("sessions_incomplete") or 0
+            if storm.get("recovery_ms") is not None:
+                w(f"| **every session recovered after** (RECEIPT and all missed messages) | **{fmt(storm.get('recovery_ms'))} ms** |")
+            else:
+                w(f"| **every session recovered after** (RECEIPT and all missed messages) | **not all: {fmt(inc)} of {fmt(n)} "
+                  f"did not recover**; the other {fmt(n - inc)} within {fmt(storm.get('recovered_sessions_ms'))} ms |")
+            w(f"| per session, p50 / p99 | {fmt(storm.get('recovery_p50_ms'))} / {fmt(storm.get('recovery_p99_ms'))} ms |")
+            w(f"| RECEIPTs with `recovered:true` / `recovered:false` / without the header | {fmt(storm.get('recovered_true'))} / "
+              f"{fmt(storm.get('recovered_false'))} / {fmt(storm.get('recovered_header_missing'))} |")
+            w(f"| `recovered-count`: sum (min–max per session) | {fmt(storm.get('recovered_count_sum'))} "
+              f"({fmt(storm.get('recovered_count_min'))}–{fmt(storm.get('recovered_count_max'))}) |")
+            w(f"| deliveries expected / received | {fmt(storm.get('expected'))} / {fmt(storm.get('received'))} |")
+            w(f"| **lost / duplicates / out of order**, all sessions | **{fmt(storm.get('lost'))} / {fmt(storm.get('duplicates'))} / "
+              f"{fmt(storm.get('out_of_order'))}** |")
+            if "lost_in_recovered_sessions" in storm:
+                w(f"| of which in sessions told `recovered:true`: lost / duplicates (silent loss, must be 0) | "
+                  f"{fmt(storm.get('lost_in_recovered_sessions'))} / {fmt(storm.get('duplicates_in_recovered_sessions'))} |")
+                w(f"| not replayed to sessions told `recovered:false` (declared: the client must reload) | "
+                  f"{fmt(storm.get('not_replayed_recovered_false'))} |")
+            w(f"| MESSAGEs with a `stream-gap` header | {fmt(storm.get('stream_gap_messages'))} |")
+            w(f"| push API errors | {fmt(storm.get('push_errors'))} |")
+            w("")
+            verdict = storm.get("lost") == 0 and storm.get("duplicates") == 0
+            silent = storm.get("lost_in_recovered_sessions", storm.get("lost")) == 0 and \
+                storm.get("duplicates_in_recovered_sessions", storm.get("duplicates")) == 0
+            w(f"0 lost and 0 duplicates: **{'yes' if verdict else 'no'}**" +
+              ("." if verdict else f"; in the sessions told `recovered:true` (no silent loss): **{'yes' if silent else 'no'}**.") +
+              (f" {fmt(storm.get('recovered_false'))} sessions were told `recovered:false`: the server answers so when the "
+               "position is no longer in the history or when Redis does not answer the replay within "
+               "`stomp-relay.redis.subscribe-timeout` (2 s by default); the nodes' logs say which "
+               "(`the history did not answer a resuming SUBSCRIBE`)." if storm.get("recovered_false") else "") +
+              (f" First ERROR frame: `{storm['first_error']}`." if storm.get("first_error") else "") +
+              (f" First push error: `{storm['first_push_error']}`." if storm.get("first_push_error") else "") +
+              f" A session's `recovered-count` can exceed the missed messages: live ones published before its "
+              "SUBSCRIBE reached its node are replayed too.")
+            w("")
 
 
 def repeat_runs(w, meta, summaries, systems, repeats):
@@ -445,7 +729,7 @@ def profile(w, rows):
 SCALE = "stomp-relay-scale"
 
 
-def scaling(w, rows, rb, summaries, mem):
+def scaling(w, rows, rb, summaries, mem, shards=None):
     """The "Scaling: Redis inbound per node" section (if the run has `scale` rows) and the capacity model."""
     per_node = [r for r in rows if r.get("system") == SCALE and r.get("phase") == "scale"]
     step_rows = {(r["nodes"], r["workload"]): r for r in rows if r.get("system") == SCALE and r.get("phase") == "scale-step"}
@@ -542,16 +826,17 @@ def scaling(w, rows, rb, summaries, mem):
             w(f"A relay envelope for a ~{any_row['payload_bytes']}-byte payload is {env_bytes:.0f} bytes "
               "(`stomp_relay_inbound_bytes_total` / `stomp_relay_inbound_total`).")
             w("")
-    capacity_model(w, per_node, rb, summaries, mem, env_bytes)
+    capacity_model(w, per_node, rb, summaries, mem, env_bytes, shards)
 
 
-def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
+def capacity_model(w, per_node, rb, summaries, mem, env_bytes, shards=None):
     """Static text, with this run's numbers where it has them."""
     w("## Capacity model")
     w("")
     w("Symbols: U = user-destination messages/s (cluster-wide); k = nodes holding a session of the target user "
       "(1 when a user's sessions are on one node, at most min(sessions of the user, N)); T_d = messages/s to a "
-      "`/topic` destination d, n_d = nodes with at least one subscriber of d, s_d = its subscribers; N = nodes.")
+      "`/topic` destination d, n_d = nodes with at least one subscriber of d, s_d = its subscribers; N = nodes; "
+      "M = Redis masters (shards): 1 for a standalone Redis, M for a Redis Cluster (sharded pub/sub).")
     w("")
     w("* **A node** spends CPU on three things: *local deliveries* (one MESSAGE frame per own session a message "
       "reaches: the dominant cost), *inbound Redis messages* for its own users and destinations (decode, then "
@@ -576,18 +861,33 @@ def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
                   (f", {env_bytes:.0f} bytes here," if env_bytes else "") +
                   " and the relay flushes each PUBLISH on its own rather than in batches of 16), so plan for Redis at "
                   "most half busy: "
-                  "a × P + b × O ≤ 0.5 s per second. The relay runs against one standalone Redis, so this is the "
-                  "cluster's ceiling.")
+                  "a × P + b × O ≤ 0.5 s per second. With one standalone Redis (M = 1) that is the ceiling of the whole "
+                  "cluster of nodes. On a Redis Cluster the relay uses sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): a "
+                  "channel lives on the master that owns its hash slot and its messages cross no other master, so "
+                  "each of the M masters is its own single thread with its own budget, and the inequality holds "
+                  "per master, with P and O counted over the channels whose slots it owns.")
     w(redis_txt)
     user_max = topic10 = None
     if a is not None:
         user_max = 0.5e6 / (a + b)
         topic10 = 0.5e6 / (a + 10 * b)
+    shards = shards or {}
+    us = shards.get("user_shares")
+    m = shards.get("shards")
+    spread = ""
+    if us:
+        spread = (f" (measured above with M = {m}: the user workload's `SPUBLISH` split "
+                  f"{' / '.join(f'{100 * x:.0f} %' for x in us)} over the masters"
+                  + ("" if shards.get("user_even") else ", not within ±15 % of even") + ")")
     w("* **User traffic** spreads: with users spread over the nodes, each node's inbound is ≈ U × k/N and its "
       "deliveries ≈ its share of the target sessions, so both shrink as nodes are added and capacity grows with N "
       "(measured above: inbound / published = the node's share of the sessions, for N = 2, 3, 4). The ceiling is "
-      "Redis: U × (a + b × k) ≤ 0.5" + (f", about {fmt(round(user_max, -3))} messages/s at k = 1 on this machine "
-                                        "(best case)." if user_max else ".") +
+      "Redis: U × (a + b × k) ≤ 0.5 × M" + (f", about {fmt(round(user_max, -3))} messages/s per master at k = 1 on "
+                                            "this machine (best case)" if user_max else "") +
+      ". Each user's channel `<prefix>:user:{name}` hashes to a slot, so user channels spread over the masters by "
+      "hash slot and each master carries about U/M of the user traffic" + spread + ": Redis's capacity for user "
+      "traffic grows about linearly with M. Plan with the busiest master's share rather than exactly 1/M (with few "
+      "users, or a few very active ones, the split is lumpy)." +
       " The node that publishes still pays for every message it publishes (in this benchmark n0 publishes all of "
       "them); in production the publishers are the application and the HTTP API behind the load balancer, so they "
       "spread too. A broadcast design would give every node all U messages, so adding nodes would add WebSocket "
@@ -597,6 +897,10 @@ def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
       "(T_d × s_d / N per node, the expensive part) but each node still takes Σ T_d inbound, and Redis writes "
       "T_d × n_d: for a destination subscribed on every node, T ≤ 0.5 / (a + b × N)" +
       (f" (about {fmt(round(topic10, -3))} messages/s at N = 10 on this machine, best case)." if topic10 else ".") +
+      " A destination is one channel, so one slot on one master, whatever M: more shards spread different "
+      "destinations over the masters but do not raise the ceiling of one hot destination" +
+      (f" (measured above: the topic workload's `SPUBLISH` went {100 * max(shards['topic_shares']):.0f} % to one "
+       "master)." if shards.get("topic_shares") and shards.get("topic_spublish") else ".") +
       " So topic fan-out to all nodes is bounded by one node's inbound rate and by Redis, not by N; a high fan-out "
       "at a moderate message rate is cheap (20 messages/s to 200 sessions is 4,000 deliveries/s but 20 inbound "
       "messages/s per node).")
@@ -604,8 +908,11 @@ def capacity_model(w, per_node, rb, summaries, mem, env_bytes):
     w("**Estimating N for a target.** (1) Deliveries: D = U × (sessions per user) + Σ T_d × s_d per second; "
       "N ≥ D / (cores per node × 0.5 × deliveries per core-second). (2) Inbound: U × k/N + Σ T_d (destinations "
       "subscribed everywhere) per node, counted like deliveries (an inbound message is one decode and one local "
-      "dispatch). (3) Memory: sessions per node × heap per session. (4) Redis: a × P + b × O ≤ 0.5. Take the largest "
-      "N of (1)-(3), check (4), and add one node so the sessions of a failed node fit on the others.")
+      "dispatch). (3) Memory: sessions per node × heap per session. (4) Redis: a × P + b × O ≤ 0.5 on each master; "
+      "user traffic divides over the M masters (by the busiest master's share), each `/topic` destination's P and "
+      "O stay whole on its master. Take the largest N of (1)-(3), check (4) (if it fails, add masters for user "
+      "traffic; a single too-hot destination needs fewer nodes subscribed to it or a lower rate), and add one node "
+      "so the sessions of a failed node fit on the others.")
     w("")
     facts = []
     for workload, label in (("user", "user"), ("topic", "topic")):

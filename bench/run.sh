@@ -5,11 +5,15 @@
 # missing Debian packages and npm deps, runs every system with the same workloads and client
 # counts, the idle-connection memory test and redis-benchmark, then writes docs/BENCHMARKS.md
 # and docs/bench-latency.png. Everything listens on 127.0.0.1 only, on free ports; every
-# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale.
+# process it starts is stopped by pid when it ends. Budget: ~20 minutes on 2 cores, ~2.5 more for scale,
+# and (not yet timed in a full run) roughly 4-6 more for cluster and 3-5 more for stomp-relay-history.
 #
 # Knobs (environment):
-#   SYSTEMS   comma list, default stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster
-#             (scale = 2, 3 and 4 product nodes, Redis inbound traffic per node; cluster = the two nodes
+#   SYSTEMS   comma list, default stomp-relay,stomp-relay-history,stomp-relay-norelay,rabbit-relay,socketio,
+#             redis-benchmark,memory,scale,cluster
+#             (stomp-relay-history = the stomp-relay system with message history on for the user destination:
+#             the user workload, Redis memory per stored message, then the recovery storm;
+#             scale = 2, 3 and 4 product nodes, Redis inbound traffic per node; cluster = the two nodes
 #             on a 3-master Redis Cluster with sharded pub/sub, and each shard's share of the commands)
 #   RATES     offered deliveries/s steps, default 2000,5000,10000,20000,30000,40000,50000,60000,80000
 #   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19500)
@@ -17,12 +21,15 @@
 #   PROFILE=0 skips the extra step at the product's user peak with a JFR recording of node A
 #   scale: SCALE_NODES (2,3,4)  SCALE_USER_RATE (2000 messages/s)  SCALE_TOPIC_RATE (20 messages/s)
 #          SCALE_SECONDS (8)  SCALE_JVM_FLAGS (-Xms256m -Xmx1g -XX:+UseG1GC)
+#   cluster: CLUSTER_USERS (200, whatever USERS is: enough users for the per-shard share check)
+#   history: HISTORY_ARGS (the product's history options, see below)  STORM_MISSED (50 messages per user
+#            while cut off)  STORM_LIVE (5 more per user pushed during the reconnect)  STORM_TIMEOUT (60 s)
 #   NO_REPORT=1 skips writing docs/; SKIP_INSTALL=1 skips apt/npm
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
-SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster}
+SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-history,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster}
 RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000,80000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
@@ -35,6 +42,14 @@ SCALE_USER_RATE=${SCALE_USER_RATE:-2000}
 SCALE_TOPIC_RATE=${SCALE_TOPIC_RATE:-20}
 SCALE_SECONDS=${SCALE_SECONDS:-8}
 SCALE_JVM_FLAGS=${SCALE_JVM_FLAGS:-"-Xms256m -Xmx1g -XX:+UseG1GC"}
+CLUSTER_USERS=${CLUSTER_USERS:-200}
+# history of the generator's user destination only (the server's application.yml keeps the demo's chat
+# destinations; those are replaced here); size 100 per user as docs/OPERATIONS.md advises for user
+# destinations; max-recovery and ttl are the defaults, written out
+HISTORY_ARGS=${HISTORY_ARGS:-"--stomp-relay.history.destinations=/user/queue/** --stomp-relay.history.size=100 --stomp-relay.history.max-recovery=1000 --stomp-relay.history.ttl=10m"}
+STORM_MISSED=${STORM_MISSED:-50}
+STORM_LIVE=${STORM_LIVE:-5}
+STORM_TIMEOUT=${STORM_TIMEOUT:-60}
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$BENCH_DIR/results/$RUN_ID"
 LOG_DIR="$RESULTS_DIR/logs"
@@ -91,7 +106,7 @@ LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 
 PRODUCT_JAR=""
 PRODUCT_START_CLASS=""
-if has stomp-relay || has stomp-relay-norelay || has memory || has scale || has cluster; then
+if has stomp-relay || has stomp-relay-history || has stomp-relay-norelay || has memory || has scale || has cluster; then
   say "building the product from a copy of $REPO_DIR"
   mkdir -p "$WORK_DIR/product"
   tar -C "$REPO_DIR" --exclude=./target --exclude=node_modules --exclude=./bench --exclude=./.git \
@@ -123,7 +138,8 @@ json.dump({
   "redis_adapter": sh("node -p \"require('$BENCH_DIR/socketio/node_modules/@socket.io/redis-adapter/package.json').version\""),
   "jvm_flags": "$JVM_FLAGS", "generator_jvm_flags": "$GEN_FLAGS", "rates": "$RATES", "step_seconds": $STEP_SECONDS,
   "scale_nodes": "$SCALE_NODES", "scale_user_rate": $SCALE_USER_RATE, "scale_topic_rate": $SCALE_TOPIC_RATE,
-  "scale_seconds": $SCALE_SECONDS, "scale_jvm_flags": "$SCALE_JVM_FLAGS",
+  "scale_seconds": $SCALE_SECONDS, "scale_jvm_flags": "$SCALE_JVM_FLAGS", "cluster_users": $CLUSTER_USERS,
+  "history_args": "$HISTORY_ARGS", "storm_missed": $STORM_MISSED, "storm_live": $STORM_LIVE, "storm_timeout": $STORM_TIMEOUT,
   "product_start_class": "$PRODUCT_START_CLASS", "users": $USERS, "payload": $PAYLOAD, "deflate": "$DEFLATE" == "1", "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
 }, open(sys.argv[1], "w"), indent=1)
 PY
@@ -186,6 +202,78 @@ bench_stomp_relay_norelay() {
   pida=$JAVA_PID
   if await_port sr-norelay "$pa"; then
     run_generator stomp-relay-1node-norelay stomp "ws://127.0.0.1:$pa/ws" "http://127.0.0.1:$pa" "a=$pida"
+  fi
+  unset JAVA_MAIN
+  stop_all
+}
+
+# stomp-relay-history: the stomp-relay system (2 nodes, 1 Redis, same user workload and steps) with message
+# history on for the destination the generator subscribes to (HISTORY_ARGS). After the user workload: the
+# history keys' Redis memory per stored message (phase "history-memory"); then the recovery storm
+# (loadgen storm, phase "recovery-storm") against the same nodes.
+redis_used_memory() { # port -> used_memory in bytes
+  redis-cli -p "$1" info memory | tr -d '\r' | sed -n 's/^used_memory:\([0-9]*\)$/\1/p'
+}
+
+history_memory() { # port used_memory-before -> one JSON line: the history keys, their entries and memory
+  # <prefix>:history:{..}.. (streams of the messages) and <prefix>:history-meta:{..}.. (a hash per stream)
+  note_cmd "redis-cli -p $1 --scan --pattern '*:history*'  # then TYPE, XLEN|LLEN|ZCARD and MEMORY USAGE <key> SAMPLES 0 of each; INFO memory"
+  python3 - "$1" "$2" "$(redis_used_memory "$1")" <<'PY'
+import json, subprocess, sys
+port, before, after = sys.argv[1], int(sys.argv[2] or 0), int(sys.argv[3] or 0)
+def batch(lines):  # one redis-cli for many commands; piped, it prints one raw reply per line
+    if not lines:
+        return []
+    return subprocess.run(["redis-cli", "-p", port], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True).stdout.splitlines()
+keys = sorted({k for k in subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", "*:history*"],
+                                        capture_output=True, text=True).stdout.splitlines() if k})
+length = {"stream": "XLEN", "list": "LLEN", "zset": "ZCARD", "hash": "HLEN", "set": "SCARD"}
+types = batch([f"TYPE {k}" for k in keys])
+usage = batch([f"MEMORY USAGE {k} SAMPLES 0" for k in keys])
+lens = batch([f"{length[t]} {k}" if t in length else "PING" for k, t in zip(keys, types)])
+by_type, entries, total = {}, 0, 0
+for k, t, u, n in zip(keys, types, usage, lens):
+    u = int(u) if u.isdigit() else 0
+    d = by_type.setdefault(t, {"keys": 0, "entries": 0, "memory_usage_bytes": 0, "example": k})
+    d["keys"] += 1
+    d["memory_usage_bytes"] += u
+    total += u
+    if t in ("stream", "list", "zset") and n.isdigit():  # the stored messages; hashes and strings are bookkeeping
+        d["entries"] += int(n)
+        entries += int(n)
+print(json.dumps({"system": "stomp-relay-history", "phase": "history-memory", "keys": len(keys), "entries": entries,
+                  "memory_usage_bytes": total, "bytes_per_entry": round(total / entries, 1) if entries else None,
+                  "used_memory_before": before, "used_memory_after": after,
+                  "used_memory_delta_per_entry": round((after - before) / entries, 1) if entries else None,
+                  "by_type": by_type}))
+PY
+}
+
+bench_stomp_relay_history() {
+  local rp pa pb pida pidb mem0 ws pids hargs=()
+  read -r -a hargs <<<"$HISTORY_ARGS" # split on spaces, no globbing of /user/queue/**
+  rp=$(free_port); start_redis "$rp"
+  pa=$(free_port); pb=$(free_port)
+  JAVA_MAIN=io.stomprelay.StompRelayApplication
+  # shellcheck disable=SC2046
+  launch_java srh-a "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) "${hargs[@]}"; pida=$JAVA_PID
+  # shellcheck disable=SC2046
+  launch_java srh-b "$pb" "$PRODUCT_JAR" $(product_args "$rp" b) "${hargs[@]}"; pidb=$JAVA_PID
+  if await_port srh-a "$pa" && await_port srh-b "$pb"; then
+    ws="ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws"
+    pids="a=$pida,b=$pidb,redis=$REDIS_PID"
+    mem0=$(redis_used_memory "$rp")
+    run_generator stomp-relay-history stomp "$ws" "http://127.0.0.1:$pa" "$pids" --workloads user --history
+    history_memory "$rp" "$mem0" >>"$RESULTS" || say "stomp-relay-history: history memory count failed"
+    say "stomp-relay-history: $(tail -1 "$RESULTS" | cut -c1-240)"
+    say "stomp-relay-history: recovery storm, $USERS users x 2 sessions, $STORM_MISSED missed + $STORM_LIVE live per user"
+    record timeout 600 java $GEN_FLAGS -jar "$LOADGEN" storm --system stomp-relay-history --ws "$ws" \
+      --publish "http://127.0.0.1:$pa" --secret "$SECRET" --users "$USERS" --sessions-per-user 2 \
+      --missed "$STORM_MISSED" --live "$STORM_LIVE" --payload "$PAYLOAD" --timeout "$STORM_TIMEOUT" \
+      --pids "$pids" --out "$RESULTS" >"$LOG_DIR/gen-storm.out" 2>"$LOG_DIR/gen-storm.err" ||
+      say "stomp-relay-history: storm exited non-zero (see $LOG_DIR/gen-storm.err)"
+    grep -E '^\[' "$LOG_DIR/gen-storm.err" | sed 's/^/    /' >&2 || true
   fi
   unset JAVA_MAIN
   stop_all
@@ -333,7 +421,7 @@ cluster_commands() { # port -> "spublish ssubscribe publish" calls so far
 }
 
 bench_cluster() {
-  local i p dir ok=0 nodes="" pids="" pa pb pida pidb workload ports=() before=() after
+  local i p dir ok=0 nodes="" pids="" pa pb pida pidb workload ports=() before=() after slots
   for i in 0 1 2; do
     p=$(free_port); ports[i]=$p; dir="$WORK_DIR/cluster-$p"; mkdir -p "$dir"
     note_cmd redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
@@ -361,16 +449,20 @@ bench_cluster() {
   if [ "$ok" = 1 ] && await_port cl-a "$pa" && await_port cl-b "$pb"; then
     for i in 0 1 2; do before[i]=$(cluster_commands "${ports[i]}"); done
     for workload in user topic; do
+      # CLUSTER_USERS (200) users whatever USERS is: with few users the split over the shards is lumpy
       run_generator stomp-relay-cluster stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
-        "a=$pida,b=$pidb,$pids" --workloads "$workload"
+        "a=$pida,b=$pidb,$pids" --workloads "$workload" --users "$CLUSTER_USERS"
       for i in 0 1 2; do
         after=$(cluster_commands "${ports[i]}")
-        python3 - "$workload" "$i" "${before[i]}" "$after" >>"$RESULTS" <<'PY'
+        # the hash slots this master owns ("myself" line of CLUSTER NODES: fields 9.. are slot ranges)
+        slots=$(redis-cli -p "${ports[i]}" cluster nodes | tr -d '\r' | awk '/myself/ {for (f = 9; f <= NF; f++) printf "%s ", $f}')
+        python3 - "$workload" "$i" "${before[i]}" "$after" "$slots" "$CLUSTER_USERS" >>"$RESULTS" <<'PY'
 import json, sys
 workload, shard, before, after = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
 d = [int(a) - int(b) for a, b in zip(after, before)]
 print(json.dumps({"system": "stomp-relay-cluster", "phase": "shard-share", "workload": workload, "shard": shard,
-                  "spublish": d[0], "ssubscribe": d[1], "publish": d[2]}))
+                  "spublish": d[0], "ssubscribe": d[1], "publish": d[2], "slots": sys.argv[5].split(),
+                  "users": int(sys.argv[6])}))
 PY
         before[i]=$after
       done
@@ -385,6 +477,7 @@ PY
 # ------------------------------------------------------------------ run
 if [ -n "$PRODUCT_JAR" ]; then
   has stomp-relay && bench_stomp_relay
+  has stomp-relay-history && bench_stomp_relay_history
   has stomp-relay-norelay && bench_stomp_relay_norelay
 fi
 has rabbit-relay && bench_rabbit_relay

@@ -70,18 +70,67 @@ final class FrameHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 	private void onStomp(ChannelHandlerContext ctx, String s) {
 		if (s.startsWith("MESSAGE")) {
 			int body = s.indexOf("\n\n");
+			if (trackPositions) {
+				String position = header(s, "stream-position", body < 0 ? s.length() : body);
+				if (position != null) {
+					this.session.lastPosition = position;
+					positioned.increment();
+					if (header(s, "stream-gap", body < 0 ? s.length() : body) != null) {
+						gaps.increment();
+					}
+				}
+			}
 			deliver(s, body < 0 ? 0 : body);
 		}
 		else if (s.startsWith("CONNECTED")) {
 			if (this.subscribe) {
-				send(ctx, "SUBSCRIBE\nid:0\ndestination:/user/queue/bench\n\n\0");
-				send(ctx, "SUBSCRIBE\nid:1\ndestination:/topic/bench\n\n\0");
+				String[] frames = this.session.subscribeFrames;
+				if (frames != null) {
+					for (String f : frames) {
+						send(ctx, f);
+					}
+				}
+				else {
+					send(ctx, "SUBSCRIBE\nid:0\ndestination:/user/queue/bench\n\n\0");
+					send(ctx, "SUBSCRIBE\nid:1\ndestination:/topic/bench\n\n\0");
+				}
 			}
 			this.session.ready.complete(null);
 		}
-		else if (s.startsWith("ERROR")) {
-			this.session.ready.completeExceptionally(new IllegalStateException("STOMP " + s.replace('\0', ' ')));
+		else if (s.startsWith("RECEIPT")) {
+			if (this.session.receiptNanos == 0) {
+				this.session.receiptNanos = System.nanoTime();
+			}
+			this.session.receipt.complete(s.replace("\0", ""));
 		}
+		else if (s.startsWith("ERROR")) {
+			if (this.session.error == null) {
+				this.session.error = s.replace('\0', ' ');
+			}
+			this.session.ready.completeExceptionally(new IllegalStateException("STOMP " + s.replace('\0', ' ')));
+			this.session.receipt.completeExceptionally(new IllegalStateException("STOMP " + s.replace('\0', ' ')));
+		}
+	}
+
+	/** Record each MESSAGE's {@code stream-position} header in its session (history runs only). */
+	static volatile boolean trackPositions;
+
+	/** MESSAGE frames seen with a {@code stream-position} header (while {@link #trackPositions}). */
+	static final java.util.concurrent.atomic.LongAdder positioned = new java.util.concurrent.atomic.LongAdder();
+
+	/** Of those, the ones with a {@code stream-gap} header (the server lost messages before it). */
+	static final java.util.concurrent.atomic.LongAdder gaps = new java.util.concurrent.atomic.LongAdder();
+
+	/** The value of header {@code name} in the frame's header block (before {@code end}), or null. */
+	static String header(String frame, String name, int end) {
+		String key = "\n" + name + ":";
+		int i = frame.indexOf(key);
+		if (i < 0 || i >= end) {
+			return null;
+		}
+		int from = i + key.length();
+		int to = frame.indexOf('\n', from);
+		return frame.substring(from, (to < 0 || to > end) ? end : to);
 	}
 
 	private void onSocketIo(ChannelHandlerContext ctx, String s) {
@@ -147,6 +196,7 @@ final class FrameHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 	@Override
 	public void channelInactive(ChannelHandlerContext ctx) throws Exception {
 		this.session.ready.completeExceptionally(new IllegalStateException("connection closed"));
+		this.session.receipt.completeExceptionally(new IllegalStateException("connection closed"));
 		super.channelInactive(ctx);
 	}
 

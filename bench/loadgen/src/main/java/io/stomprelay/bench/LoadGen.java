@@ -41,6 +41,9 @@ import org.HdrHistogram.Histogram;
  * publisher on one node; every node's relay counters ({@code /actuator/prometheus}) read before and
  * after each step, and one JSON line per node: how much Redis sent it against its share of the
  * sessions.
+ *
+ * <p>{@code storm} ({@link HistoryStorm}): message history's recovery after every session is cut
+ * at once.
  */
 public final class LoadGen {
 
@@ -58,14 +61,16 @@ public final class LoadGen {
 	}
 
 	public static void main(String[] argv) throws Exception {
-		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle") || argv[0].equals("scale"))) {
-			LOG.println("usage: loadgen run|idle|scale --key value ... (see bench/README.md)");
+		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle") || argv[0].equals("scale")
+				|| argv[0].equals("storm"))) {
+			LOG.println("usage: loadgen run|idle|scale|storm --key value ... (see bench/README.md)");
 			System.exit(64);
 		}
 		Map<String, String> a = parse(Arrays.copyOfRange(argv, 1, argv.length));
 		int rc = switch (argv[0]) {
 			case "run" -> new LoadGen().run(a);
 			case "scale" -> new LoadGen().scale(a);
+			case "storm" -> new HistoryStorm(a).run();
 			default -> new LoadGen().idle(a);
 		};
 		System.exit(rc);
@@ -103,6 +108,8 @@ public final class LoadGen {
 		Path profileOut = Path.of(a.getOrDefault("profile-out", "profile.jfr")).toAbsolutePath();
 		Map<String, Long> pids = pids(a.getOrDefault("pids", ""));
 		pids.put("generator", ProcessHandle.current().pid());
+		// message history on the server: count the MESSAGE frames that carry a stream-position header
+		FrameHandler.trackPositions = a.containsKey("history");
 
 		Map<String, Object> common = new LinkedHashMap<>();
 		common.put("system", system);
@@ -241,6 +248,7 @@ public final class LoadGen {
 		double publishRate = (double) rate / fanout;
 		long runId = System.currentTimeMillis() % 1_000_000_000L;
 		RunState run = new RunState(runId, sessionCount);
+		long positioned0 = FrameHandler.positioned.sum();
 		Map<String, Long> cpu0 = ProcCpu.snapshot(pids);
 		this.current = run;
 		String body = String.format(java.util.Locale.ROOT,
@@ -300,6 +308,9 @@ public final class LoadGen {
 		boolean ok = expected > 0 && received == expected && dups == 0 && sent >= planned && p99 < maxP99Ms;
 		r.put("ok", ok);
 		r.put("quiesce_ms", quiesceMs);
+		if (FrameHandler.trackPositions) { // history runs: deliveries that carried a stream-position header
+			r.put("with_stream_position", FrameHandler.positioned.sum() - positioned0);
+		}
 		Map<String, Object> cpuMs = new LinkedHashMap<>();
 		Map<String, Object> perDelivery = new LinkedHashMap<>();
 		long serverCpu = 0;
@@ -543,7 +554,7 @@ public final class LoadGen {
 	}
 
 	/** Connects all sessions with at most {@code inFlight} handshakes pending; returns the failure count. */
-	private static int openAll(WsClient client, List<Session> sessions, String[] sourceIps, int inFlight,
+	static int openAll(WsClient client, List<Session> sessions, String[] sourceIps, int inFlight,
 			boolean subscribe, int timeoutSeconds) throws InterruptedException {
 		Semaphore permits = new Semaphore(inFlight);
 		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
@@ -684,7 +695,7 @@ public final class LoadGen {
 		return m;
 	}
 
-	private static String req(Map<String, String> a, String key) {
+	static String req(Map<String, String> a, String key) {
 		String v = a.get(key);
 		if (v == null) {
 			throw new IllegalArgumentException("missing --" + key);
@@ -692,7 +703,7 @@ public final class LoadGen {
 		return v;
 	}
 
-	private static Map<String, Long> pids(String spec) {
+	static Map<String, Long> pids(String spec) {
 		Map<String, Long> m = new LinkedHashMap<>();
 		for (String part : spec.split(",")) {
 			if (part.isBlank()) {
@@ -704,15 +715,15 @@ public final class LoadGen {
 		return m;
 	}
 
-	private static double ms(long micros) {
+	static double ms(long micros) {
 		return round(micros / 1000.0);
 	}
 
-	private static double round(double v) {
+	static double round(double v) {
 		return Math.round(v * 1000.0) / 1000.0;
 	}
 
-	private static synchronized void emit(Path out, Map<String, Object> row) throws IOException {
+	static synchronized void emit(Path out, Map<String, Object> row) throws IOException {
 		if (out.getParent() != null) {
 			Files.createDirectories(out.getParent());
 		}

@@ -33,7 +33,18 @@ final class RunState {
 		return h;
 	});
 
+	/**
+	 * Storm: a session is complete once it has every seq below this (0 = not tracked), and
+	 * {@link #completeNanos} holds System.nanoTime() of that moment.
+	 */
+	volatile int completeBelow;
+	final int[] belowCount;
+	final long[] completeNanos;
+	final LongAdder completed = new LongAdder();
+
 	RunState(long runId, int sessions) {
+		this.belowCount = new int[sessions];
+		this.completeNanos = new long[sessions];
 		this.runId = runId;
 		this.lastSeq = new long[sessions];
 		java.util.Arrays.fill(this.lastSeq, -1);
@@ -65,6 +76,10 @@ final class RunState {
 			this.lastSeq[session] = seq;
 		}
 		this.received[session]++;
+		if (seq < this.completeBelow && ++this.belowCount[session] == this.completeBelow) {
+			this.completeNanos[session] = System.nanoTime();
+			this.completed.increment();
+		}
 		long latency = Math.max(0, Math.min(MAX_LATENCY_MICROS, recvMicros - sentMicros));
 		this.histogram.get().recordValue(latency);
 		long now = System.nanoTime();

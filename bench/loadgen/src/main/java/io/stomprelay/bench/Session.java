@@ -13,6 +13,21 @@ final class Session {
 	final CompletableFuture<Void> ready = new CompletableFuture<>();
 	volatile Channel channel;
 
+	/** SUBSCRIBE frames to send after CONNECTED instead of the default two (storm: with resume-from, receipt). */
+	volatile String[] subscribeFrames;
+
+	/** The first RECEIPT frame received (its text), for a SUBSCRIBE sent with a {@code receipt} header. */
+	final CompletableFuture<String> receipt = new CompletableFuture<>();
+
+	/** System.nanoTime() when the first RECEIPT arrived, 0 before. */
+	volatile long receiptNanos;
+
+	/** The {@code stream-position} header of the last MESSAGE (only with {@link FrameHandler#trackPositions}). */
+	volatile String lastPosition;
+
+	/** The first ERROR frame of this connection (text), if any. */
+	volatile String error;
+
 	Session(int index, String user, String token, String url) {
 		this.index = index;
 		this.user = user;
