@@ -11,6 +11,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.stomprelay.system.StartupCheckException;
 
 import org.springframework.beans.factory.DisposableBean;
@@ -64,7 +66,17 @@ public interface RedisBackedRelayBus extends RelayBus, DisposableBean {
 	 * @param keys the keys the script touches, all in one slot
 	 * @return completes with the script's reply (nested lists, byte arrays and longs)
 	 */
-	CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args);
+	default CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
+		try {
+			return publishing().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args).toCompletableFuture();
+		}
+		catch (RuntimeException ex) {
+			return CompletableFuture.failedFuture(ex);
+		}
+	}
+
+	/** @return the commands of the connection that publishes */
+	RedisClusterAsyncCommands<byte[], byte[]> publishing();
 
 	/**
 	 * @return the command a script publishes a relay message with: {@code PUBLISH}, or on a Redis

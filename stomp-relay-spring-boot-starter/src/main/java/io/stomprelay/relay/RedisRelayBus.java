@@ -19,7 +19,7 @@ import io.netty.util.concurrent.EventExecutorGroup;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -169,13 +169,8 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 	}
 
 	@Override
-	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
-		try {
-			return this.publisher.async().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args).toCompletableFuture();
-		}
-		catch (RuntimeException ex) {
-			return CompletableFuture.failedFuture(ex);
-		}
+	public RedisClusterAsyncCommands<byte[], byte[]> publishing() {
+		return this.publisher.async();
 	}
 
 	@Override
