@@ -354,6 +354,18 @@ class EnvelopeCodecTest {
 		return this.codec.encode(envelope(MessageKind.ALL, Map.of("x-a", List.of("1")), new byte[] { 1, 2, 3 }));
 	}
 
+	@Test
+	void theOriginIsReadWithoutDecoding() {
+		byte[] fromA = this.codec.encode(envelope(MessageKind.USER, Map.of(), new byte[] { 1, 2 }));
+		assertThat(EnvelopeCodec.isFrom(fromA, EnvelopeCodec.originField("node-a"))).isTrue();
+		assertThat(EnvelopeCodec.isFrom(fromA, EnvelopeCodec.originField("node-ab"))).isFalse();
+		assertThat(EnvelopeCodec.isFrom(fromA, EnvelopeCodec.originField("node-"))).isFalse();
+		assertThat(EnvelopeCodec.isFrom(fromA, EnvelopeCodec.originField("node-b"))).isFalse();
+		assertThat(EnvelopeCodec.isFrom(new byte[] { 'S', 'R' }, EnvelopeCodec.originField("node-a"))).isFalse();
+		assertThat(EnvelopeCodec.isFrom("not an envelope at all, long enough to reach".getBytes(),
+				EnvelopeCodec.originField("node-a"))).isFalse();
+	}
+
 	private void assertRejected(byte[] bytes, String message) {
 		assertThatThrownBy(() -> this.codec.decode(bytes)).isExactlyInstanceOf(EnvelopeFormatException.class)
 			.hasMessage(message);

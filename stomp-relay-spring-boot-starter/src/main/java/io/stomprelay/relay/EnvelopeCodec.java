@@ -185,6 +185,32 @@ public class EnvelopeCodec {
 	}
 
 	/**
+	 * @param node a node id as {@link #originField} wrote it
+	 * @return whether a plain envelope was published by that node, read from its fixed place without
+	 * decoding the rest (a node drops its own echo this way, before paying for a decode)
+	 */
+	public static boolean isFrom(byte[] bytes, byte[] node) {
+		int start = STAMP_OFFSET + STAMP_LENGTH;
+		return bytes.length >= start + node.length && bytes[0] == MAGIC_0 && bytes[1] == MAGIC_1
+				&& java.util.Arrays.equals(bytes, start, start + node.length, node, 0, node.length);
+	}
+
+	/**
+	 * @return the origin node field of an envelope (length and modified UTF-8, as {@link #encode}
+	 * writes it) for {@link #isFrom}
+	 */
+	public static byte[] originField(String node) {
+		ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+		try (DataOutputStream out = new DataOutputStream(bytes)) {
+			out.writeUTF(node);
+		}
+		catch (IOException ex) {
+			throw new IllegalArgumentException("node id too long", ex);
+		}
+		return bytes.toByteArray();
+	}
+
+	/**
 	 * Writes the publisher's sequence stamp into an envelope produced by {@link #encode}.
 	 */
 	public static void stamp(byte[] encoded, SequenceStamp stamp) {

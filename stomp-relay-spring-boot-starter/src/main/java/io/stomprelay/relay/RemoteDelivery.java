@@ -46,7 +46,8 @@ public class RemoteDelivery implements RelayBus.Listener {
 	/** The STOMP header with how many messages right before this one were lost. */
 	public static final String STREAM_GAP = "stream-gap";
 
-	private final String nodeId;
+	/** This node's id as envelopes carry it, to recognise its own echo without decoding. */
+	private final byte[] nodeOrigin;
 
 	private final EnvelopeCodec codec;
 
@@ -74,7 +75,7 @@ public class RemoteDelivery implements RelayBus.Listener {
 		this.history = SingletonSupplier.of(history::getIfAvailable);
 		this.gaps = gaps;
 		this.disconnects = disconnects;
-		this.nodeId = nodeId;
+		this.nodeOrigin = EnvelopeCodec.originField(nodeId);
 		this.codec = codec;
 		this.lanes = lanes;
 		this.brokerTemplate = SingletonSupplier.of(brokerTemplate::getObject);
@@ -88,16 +89,16 @@ public class RemoteDelivery implements RelayBus.Listener {
 			receivePositioned(channel, bytes);
 			return;
 		}
+		if (EnvelopeCodec.isFrom(bytes, this.nodeOrigin)) {
+			this.metrics.echo();
+			return;
+		}
 		RelayEnvelope envelope;
 		try {
 			envelope = this.codec.decode(bytes);
 		}
 		catch (EnvelopeFormatException ex) {
 			this.metrics.dropped(DropReason.BAD_ENVELOPE, ex.getMessage());
-			return;
-		}
-		if (this.nodeId.equals(envelope.originNode())) {
-			this.metrics.echo();
 			return;
 		}
 		long missed = this.gaps.observe(channel, envelope.originNode(), EnvelopeCodec.readStamp(bytes));
