@@ -11,6 +11,7 @@ import java.util.concurrent.locks.LockSupport;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.stomprelay.relay.ClusterMessagingTemplate;
 import io.stomprelay.support.RawStompSocket;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.TestTokens;
@@ -173,6 +174,27 @@ class HistoryRecoveryIT {
 	}
 
 	@Test
+	void authenticatedOnlyMessagesAreNotReplayedToAnonymousSessions() {
+		String destination = "/topic/history/members";
+		RawStompSocket watcher = subscribed(nodes.a(), "hist-member", destination);
+		ClusterMessagingTemplate onA = nodes.a().bean(ClusterMessagingTemplate.class);
+		onA.convertAndSend(destination, "a0");
+		String before = await().atMost(WAIT).until(() -> lastPosition(watcher, destination), p -> p != null);
+		onA.convertAndSend(destination, "a1");
+		onA.convertAndSendToAuthenticated(destination, "members only");
+		onA.convertAndSend(destination, "a2");
+		await().atMost(WAIT).until(() -> watcher.messages(destination).size() == 4);
+
+		RawStompSocket anonymous = nodes.closedAfterTest(open(nodes.b(), null, destination, before));
+		RawStompSocket member = nodes.closedAfterTest(open(nodes.b(), "hist-member-2", destination, before));
+		assertThat(header(anonymous.awaitFrame("RECEIPT", WAIT), "recovered-count")).isEqualTo("2");
+		assertThat(anonymous.messages(destination)).containsExactly("a1", "a2");
+		assertThat(header(member.awaitFrame("RECEIPT", WAIT), "recovered-count")).isEqualTo("3");
+		assertThat(member.messages(destination)).containsExactly("a1", "members only", "a2");
+		watcher.close();
+	}
+
+	@Test
 	void destinationsWithoutHistoryCarryNoPositionAndWriteNothingToRedis() {
 		RawStompSocket session = subscribed(nodes.b(), "hist-plain", "/topic/plain-no-history");
 		RawStompSocket user = subscribed(nodes.b(), "hist-plain-user", "/user/queue/events");
@@ -217,7 +239,7 @@ class HistoryRecoveryIT {
 		if (resumeFrom != null) {
 			headers.add("resume-from:" + resumeFrom);
 		}
-		socket.sendFrames(RawStompSocket.connectFrame(TestTokens.valid(user)),
+		socket.sendFrames(RawStompSocket.connectFrame((user != null) ? TestTokens.valid(user) : null),
 				frame("SUBSCRIBE", "", headers.toArray(String[]::new)));
 		return socket;
 	}

@@ -13,6 +13,8 @@ import org.apache.commons.logging.Log;
 import io.stomprelay.relay.DropReason;
 import io.stomprelay.relay.EnvelopeCodec;
 import io.stomprelay.relay.EnvelopeFormatException;
+import io.stomprelay.relay.MessageKind;
+import io.stomprelay.relay.RelayEnvelope;
 import io.stomprelay.relay.RelayMetrics;
 import io.stomprelay.relay.RemoteDelivery;
 import io.stomprelay.session.LocalSession;
@@ -133,7 +135,8 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 			return;
 		}
 		HistoryStream stream = this.history.streamOfSubscription(session.user(), destination);
-		Gate gate = new Gate(destination, stream, (stream != null) ? StreamPosition.parse(resumeFrom) : null);
+		Gate gate = new Gate(destination, stream, (stream != null) ? StreamPosition.parse(resumeFrom) : null,
+				session.user() == null);
 		this.sessions.computeIfAbsent(session.id(),
 				id -> new Resumed(new OrderedMessageChannelDecorator(this.clientOutboundChannel.getObject(), orderedSenderLog)))
 			.gates.put(subscriptionId, gate);
@@ -201,9 +204,11 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 			else {
 				for (HistoryBatch.Entry entry : replay.entries()) {
 					StreamPosition position = new StreamPosition(replay.epoch(), entry.offset());
-					Message<byte[]> frame = frame(sessionId, subscriptionId, gate.destination, entry, position);
-					if (frame != null && gate.newer(position)) {
-						outbound.send(reordered(frame));
+					RelayEnvelope envelope = decode(entry);
+					// an authenticated-only message is not for an anonymous session (nor counted for it)
+					if (envelope != null && gate.newer(position)
+							&& !(gate.anonymous && envelope.kind() == MessageKind.AUTHENTICATED)) {
+						outbound.send(reordered(frame(sessionId, subscriptionId, gate.destination, envelope, position)));
 						replayed++;
 					}
 				}
@@ -221,16 +226,19 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 		this.historyMetrics.recovery(replay.recovered(), replayed);
 	}
 
-	private Message<byte[]> frame(String sessionId, String subscriptionId, String destination,
-			HistoryBatch.Entry entry, StreamPosition position) {
-		Message<byte[]> message;
+	private RelayEnvelope decode(HistoryBatch.Entry entry) {
 		try {
-			message = RemoteDelivery.toMessage(this.codec.decode(entry.envelope()));
+			return this.codec.decode(entry.envelope());
 		}
 		catch (EnvelopeFormatException ex) {
 			this.metrics.dropped(DropReason.BAD_ENVELOPE, ex.getMessage());
 			return null;
 		}
+	}
+
+	private static Message<byte[]> frame(String sessionId, String subscriptionId, String destination,
+			RelayEnvelope envelope, StreamPosition position) {
+		Message<byte[]> message = RemoteDelivery.toMessage(envelope);
 		SimpMessageHeaderAccessor accessor = MessageHeaderAccessor.getAccessor(message, SimpMessageHeaderAccessor.class);
 		accessor.setSessionId(sessionId);
 		accessor.setSubscriptionId(subscriptionId);
@@ -340,6 +348,9 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 
 		final HistoryStream stream;
 
+		/** Whether the session has no user: authenticated-only messages are not replayed to it. */
+		final boolean anonymous;
+
 		/** Where the client resumes from; {@code null}: it cannot (not a position, no history). */
 		final StreamPosition from;
 
@@ -349,7 +360,8 @@ public class SubscriptionRecovery implements ChannelInterceptor, LocalSessionReg
 		/** Live messages held while the replay is read; {@code null} once the gate is open. */
 		List<Message<?>> held = new ArrayList<>();
 
-		Gate(String destination, HistoryStream stream, StreamPosition from) {
+		Gate(String destination, HistoryStream stream, StreamPosition from, boolean anonymous) {
+			this.anonymous = anonymous;
 			this.destination = destination;
 			this.stream = stream;
 			this.from = from;
