@@ -553,7 +553,6 @@ def analyse(rdir):
     sends = {}      # id -> (cls, target, node, t0, t1, status)
     deliv = defaultdict(list)  # conn -> [(mid, sub, pos, gap, t, line)]
     receipts = defaultdict(dict)  # conn -> sub -> (t, from, recovered, count, line)
-    first_seen = {}  # mid -> first delivery time (any connection)
     position_of = defaultdict(set)  # mid -> {(stream, epoch, offset)}
     for ln, line in enumerate(open(os.path.join(rdir, "events.log"))):
         p = line.split()
@@ -566,8 +565,6 @@ def analyse(rdir):
             gap = int(p[6]) if len(p) > 6 and p[6].isdigit() else 0
             t = int(p[1])
             deliv[p[2]].append((p[3], sub, pos, gap, t, ln))
-            if p[3] not in first_seen:
-                first_seen[p[3]] = t
         elif k == "U":
             receipts[p[2]][int(p[3])] = (int(p[1]), p[4], p[5], int(p[6]) if p[6].isdigit() else None, ln)
         elif k == "S":
@@ -1307,9 +1304,9 @@ SOAK_DEFINITIONS = """\
   publish-failed messages ≤ failed publishes counted, (message, node) misses ≤ `missed` counted, and 0
   partial; any excess is an **uncounted** loss and fails the run. Failed publishes can be counted beyond
   the lost messages, never hidden: a publish that timed out while Redis was paused but that Redis carried
-  out when it resumed (the message has a stream position; the report counts those whose first delivery
-  came more than the 2 s command timeout after the send), and failed publishes of messages outside the
-  judged set.
+  out when it resumed (the message has a stream position; the report counts those sent while Redis was
+  paused, at least the 2 s command timeout before it resumed), and failed publishes of messages outside
+  the judged set.
 - **Stream positions.** Per session and destination, along a chain: positions only grow (a new epoch,
   after a Redis restart, starts again at offset 1); an offset skipped must be announced by `stream-gap`
   on the next message; after a `recovered:true` resume from position P with `recovered-count:n`, the next
