@@ -21,7 +21,8 @@
 #   NO_REPORT=1      analyse but do not write docs/ (short trial runs)
 #   SKIP_BUILD=1     use the existing target/stomp-relay.jar and bench/loadgen/target/loadgen.jar
 #   JVM_FLAGS        product node JVM flags (-Xms256m -Xmx512m -XX:+UseG1GC)
-#   HISTORY          stomp-relay.history.destinations of the nodes (/user/queue/**,/topic/**; "" = off)
+#   HISTORY          stomp-relay.history.destinations of the nodes (/user/queue/**,/topic/**; the accounting
+#                    needs it on the six judged destinations: lost = counted is classed by stream position)
 #   HISTORY_SIZE     stomp-relay.history.size and .max-recovery (1000), HISTORY_TTL (10m)
 # Not part of ./mvnw verify. Raw results: bench/results/soak-<run>/ (git-ignored).
 set -euo pipefail
