@@ -1269,7 +1269,7 @@ def report(rdir, docs, meta, res):
     w("")
     hist = meta.get("history") or {}
     w(SOAK_DEFINITIONS.format(W=meta["expect_window_ms"] // 1000, HIST=hist.get("destinations", "(none)")))
-    if any(res["examples"].values()) or res["partial_examples"] or res["local_examples"]:
+    if any(res["examples"].values()) or res["partial_examples"] or res["local_examples"] or res.get("seam_examples"):
         w("")
         w("## Examples of violations")
         w("")
@@ -1281,6 +1281,9 @@ def report(rdir, docs, meta, res):
             w(f"partial-node loss: {x}")
         for x in res["local_examples"]:
             w(f"origin-node loss: {x}")
+        for x in res.get("seam_examples", []):
+            w(f"resume not replaying exactly the missed messages (connection, destination, resume-from, "
+              f"recovered-count, first positions received): {x}")
         w("```")
     with open(os.path.join(docs, "SOAK.md"), "w") as fh:
         fh.write("\n".join(L) + "\n")
