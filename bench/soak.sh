@@ -21,6 +21,9 @@
 #   NO_REPORT=1      analyse but do not write docs/ (short trial runs)
 #   SKIP_BUILD=1     use the existing target/stomp-relay.jar and bench/loadgen/target/loadgen.jar
 #   JVM_FLAGS        product node JVM flags (-Xms256m -Xmx512m -XX:+UseG1GC)
+#   HISTORY          stomp-relay.history.destinations of the nodes (/user/queue/**,/topic/**; the accounting
+#                    needs it on the six judged destinations: lost = counted is classed by stream position)
+#   HISTORY_SIZE     stomp-relay.history.size and .max-recovery (1000), HISTORY_TTL (10m)
 # Not part of ./mvnw verify. Raw results: bench/results/soak-<run>/ (git-ignored).
 set -euo pipefail
 
@@ -31,6 +34,9 @@ SEED=${SEED:-18}
 USERS=${USERS:-100}
 ANON=${ANON:-40}
 JVM_FLAGS=${JVM_FLAGS:-"-Xms256m -Xmx512m -XX:+UseG1GC"}
+HISTORY=${HISTORY-"/user/queue/**,/topic/**"}
+HISTORY_SIZE=${HISTORY_SIZE:-1000}
+HISTORY_TTL=${HISTORY_TTL:-10m}
 RESULTS="$BENCH_DIR/results/soak"
 mkdir -p "$RESULTS"
 say() { printf '[soak.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -59,11 +65,15 @@ COMMAND="bash bench/soak.sh"
 [ "$SEED" != 18 ] && COMMAND="SEED=$SEED $COMMAND"
 [ "$USERS" != 100 ] && COMMAND="USERS=$USERS $COMMAND"
 [ "$ANON" != 40 ] && COMMAND="ANON=$ANON $COMMAND"
+[ "$HISTORY" != "/user/queue/**,/topic/**" ] && COMMAND="HISTORY='$HISTORY' $COMMAND"
+[ "$HISTORY_SIZE" != 1000 ] && COMMAND="HISTORY_SIZE=$HISTORY_SIZE $COMMAND"
+[ "$HISTORY_TTL" != 10m ] && COMMAND="HISTORY_TTL=$HISTORY_TTL $COMMAND"
 DOCS="$REPO_DIR/docs"
 [ "${NO_REPORT:-0}" = 1 ] && DOCS=-
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-say "soak: ${DURATION}s, seed $SEED, $USERS users x 2 + $ANON anonymous sessions"
+say "soak: ${DURATION}s, seed $SEED, $USERS users x 2 + $ANON anonymous sessions, history on '${HISTORY}'"
 exec "$PY" "$BENCH_DIR/soak.py" run --duration "$DURATION" --seed "$SEED" --users "$USERS" --anon "$ANON" \
   --jar "$REPO_DIR/target/stomp-relay.jar" --loadgen "$BENCH_DIR/loadgen/target/loadgen.jar" \
   --warmup "${WARMUP:-60}" --quiet-end "${QUIET_END:-150}" --kinds "${KINDS:-all}" \
-  --results "$RESULTS" --docs "$DOCS" --secret "$SECRET" --jvm-flags "$JVM_FLAGS" --command "$COMMAND"
+  --results "$RESULTS" --docs "$DOCS" --secret "$SECRET" --jvm-flags "$JVM_FLAGS" --command "$COMMAND" \
+  --history "$HISTORY" --history-size "$HISTORY_SIZE" --history-ttl "$HISTORY_TTL"

@@ -50,6 +50,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The soak client ({@code bench/soak.sh}): a few hundred STOMP sessions spread over the nodes,
@@ -62,13 +63,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * R t conn node                       CONNECTED and every SUBSCRIBE's RECEIPT received: ready
  * X t conn                            connection closed (or failed)
  * E t conn message                    ERROR frame received (its message header)
- * D t conn id                         MESSAGE received carrying message id (sender.seq)
+ * D t conn id sub pos gap             MESSAGE received carrying message id (sender.seq), on subscription
+ *                                     index sub, with its stream-position and stream-gap headers ("-": none)
+ * U t conn sub from recovered count   RECEIPT of SUBSCRIBE index sub; from: the resume-from it carried,
+ *                                     recovered / count: the RECEIPT's recovered and recovered-count ("-": none)
  * S id class target node t0 t1 status a send: HTTP status (202 = accepted) or SENT for a STOMP SEND
  * K t fault phase detail              a client fault's steps
  * </pre>
  * Message ids are {@code sender.seq}, carried in the payload as {@code ~sender.seq~}: the sender is
  * an HTTP sender thread ({@code h<class><node>}, one per class and node, sequential requests) or one
  * connection ({@code c<class>:<conn>}); seq counts that sender's messages.
+ * <p>Resume: each session slot remembers the last {@code stream-position} it saw per subscription,
+ * across its connections; a new connection's SUBSCRIBE carries {@code resume-from} with it (every
+ * SUBSCRIBE asks for a receipt anyway), so what was published while the session was away is
+ * replayed when the relay still has it ({@code recovered:true} on the RECEIPT).
  */
 public final class Soak {
 
@@ -178,10 +186,14 @@ public final class Soak {
 
 		volatile Conn current;
 
+		/** The last stream-position seen per subscription index, over every connection of the slot. */
+		final AtomicReferenceArray<String> lastPosition;
+
 		Sess(int index, String user, int node) {
 			this.index = index;
 			this.user = user;
 			this.node = node;
+			this.lastPosition = new AtomicReferenceArray<>(((user == null) ? ANON_SUBS : AUTH_SUBS).length);
 			this.token = (user == null) ? null : Jwt.hs256(Soak.this.secret, user, List.of("USER"), 24 * 3600);
 		}
 
@@ -230,6 +242,9 @@ public final class Soak {
 
 		int receipts;
 
+		/** The resume-from each SUBSCRIBE carried, by subscription index ({@code null}: none). */
+		final String[] resumedFrom;
+
 		Runnable onReady = () -> {
 		};
 
@@ -248,6 +263,7 @@ public final class Soak {
 			this.node = node;
 			this.token = token;
 			this.subs = subs;
+			this.resumedFrom = new String[subs.length];
 		}
 
 		void open() {
@@ -339,9 +355,35 @@ public final class Soak {
 				int a = f.indexOf('~', (body < 0) ? 0 : body);
 				int b = (a < 0) ? -1 : f.indexOf('~', a + 1);
 				String mid = (b < 0) ? "?" : f.substring(a + 1, b);
-				event("D " + now() + " " + this.id + " " + mid);
+				String head = (body < 0) ? f : f.substring(0, body);
+				String sub = header(head, "subscription");
+				String position = header(head, "stream-position");
+				String gap = header(head, "stream-gap");
+				if (this.sess != null && !position.isEmpty()) {
+					try {
+						this.sess.lastPosition.set(Integer.parseInt(sub), position);
+					}
+					catch (RuntimeException ex) {
+						// not one of ours: logged as is
+					}
+				}
+				event("D " + now() + " " + this.id + " " + mid + " " + dash(sub) + " " + dash(position) + " "
+						+ dash(gap));
 			}
 			else if (f.startsWith("RECEIPT")) {
+				String rid = header(f, "receipt-id");
+				if (rid.startsWith("r")) {
+					String sub = rid.substring(1);
+					String from = "-";
+					try {
+						from = dash(this.resumedFrom[Integer.parseInt(sub)]);
+					}
+					catch (RuntimeException ex) {
+						// not one of ours
+					}
+					event("U " + now() + " " + this.id + " " + sub + " " + from + " " + dash(header(f, "recovered"))
+							+ " " + dash(header(f, "recovered-count")));
+				}
 				if (++this.receipts == this.subs.length) {
 					this.ready = true;
 					event("R " + now() + " " + this.id + " " + this.node);
@@ -353,7 +395,10 @@ public final class Soak {
 					this.onConnected.run();
 				}
 				for (int i = 0; i < this.subs.length; i++) {
-					send("SUBSCRIBE\nid:" + i + "\ndestination:" + this.subs[i] + "\nreceipt:r" + i + "\n\n\0");
+					String from = (this.sess != null) ? this.sess.lastPosition.get(i) : null;
+					this.resumedFrom[i] = from;
+					send("SUBSCRIBE\nid:" + i + "\ndestination:" + this.subs[i] + "\nreceipt:r" + i + "\n"
+							+ ((from != null) ? "resume-from:" + from + "\n" : "") + "\n\0");
 				}
 				if (this.subs.length == 0) {
 					this.ready = true;
@@ -390,6 +435,10 @@ public final class Soak {
 			this.onClosed.run();
 		}
 
+	}
+
+	static String dash(String value) {
+		return (value == null || value.isEmpty()) ? "-" : value.replace(' ', '_');
 	}
 
 	static String header(String frame, String name) {
