@@ -171,6 +171,48 @@ class DestinationAuthorizationIT {
 		}
 	}
 
+	/**
+	 * A refusal while the session's outbound frames are still being written (a busy subscriber):
+	 * the ERROR must wait its turn behind them, not be dropped by the close that follows it.
+	 */
+	@Test
+	void aRefusalWhileMessagesStreamToTheSessionStillArrivesAsAnError() throws Exception {
+		assertThat(nodeA.bean("subProtocolWebSocketHandler", Object.class)).isInstanceOf(ErrorThenCloseWebSocketHandler.class);
+		String flood = "/topic/flood-" + UUID.randomUUID().toString().substring(0, 8);
+		List<RawStompSocket> busy = new ArrayList<>();
+		for (int i = 0; i < 20; i++) {
+			RawStompSocket socket = anonymous(nodeA);
+			socket.sendFrame("SUBSCRIBE", "", "id:flood", "destination:" + flood, "receipt:ready");
+			socket.awaitFrame("RECEIPT", Duration.ofSeconds(10));
+			busy.add(socket);
+		}
+		SimpMessagingTemplate template = nodeA.bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
+		java.util.concurrent.atomic.AtomicBoolean publishing = new java.util.concurrent.atomic.AtomicBoolean(true);
+		Thread publisher = new Thread(() -> {
+			String body = "x".repeat(200);
+			while (publishing.get()) {
+				template.convertAndSend(flood, body);
+				java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+			}
+		}, "flood-publisher");
+		publisher.start();
+		try {
+			for (RawStompSocket socket : busy) {
+				await().atMost(Duration.ofSeconds(10)).until(() -> socket.messages(flood).size() >= 5);
+				socket.sendFrame("SUBSCRIBE", "", "id:bad", "destination:/topic/a?b");
+			}
+			for (RawStompSocket socket : busy) {
+				await().atMost(Duration.ofSeconds(10)).until(socket::isClosed);
+				assertThat(socket.firstFrame("ERROR")).as("the last frame before the close").isNotNull();
+				assertThat(RawStompSocket.header(socket.firstFrame("ERROR"), "message")).isEqualTo("invalid destination");
+			}
+		}
+		finally {
+			publishing.set(false);
+			publisher.join();
+		}
+	}
+
 	@Test
 	void patternsEscapesAndOddCharactersAreInvalidDestinations() {
 		for (String destination : List.of("/topic/a?b", "/topic/a%2Fb", "/topic/a;b", "/topic/a b", "/topic/a*",

@@ -9,10 +9,13 @@ import org.springframework.boot.websocket.autoconfigure.servlet.WebSocketMessagi
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.session.LocalSessionRegistry;
 import io.stomprelay.system.NodeIdentity;
+import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
 import org.springframework.messaging.MessageChannel;
+import org.springframework.messaging.SubscribableChannel;
 import org.springframework.messaging.simp.user.SimpUserRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.core.Ordered;
@@ -24,6 +27,7 @@ import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.web.socket.WebSocketHandler;
 import org.springframework.web.socket.config.annotation.StompEndpointRegistry;
 import org.springframework.web.socket.config.annotation.WebSocketMessageBrokerConfigurer;
+import org.springframework.web.socket.messaging.SubProtocolWebSocketHandler;
 import org.springframework.web.socket.server.HandshakeInterceptor;
 
 /**
@@ -133,6 +137,29 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	static ClientErrors clientErrors(
 			@Qualifier("clientOutboundChannel") ObjectProvider<MessageChannel> clientOutboundChannel) {
 		return new ClientErrors(clientOutboundChannel);
+	}
+
+	/**
+	 * Puts {@link ErrorThenCloseWebSocketHandler} in place of the plain
+	 * {@code SubProtocolWebSocketHandler} that {@code @EnableWebSocketMessageBroker} defines, so an
+	 * {@code ERROR} frame is never thrown away by the close that follows it. A handler the
+	 * application defined itself (a subclass) is left alone.
+	 */
+	@Bean
+	static BeanPostProcessor errorThenCloseWebSocketHandlerPostProcessor(BeanFactory beanFactory) {
+		return new BeanPostProcessor() {
+			@Override
+			public Object postProcessBeforeInitialization(Object bean, String beanName) {
+				if (bean.getClass() != SubProtocolWebSocketHandler.class) {
+					return bean;
+				}
+				ErrorThenCloseWebSocketHandler handler = new ErrorThenCloseWebSocketHandler(
+						beanFactory.getBean("clientInboundChannel", MessageChannel.class),
+						beanFactory.getBean("clientOutboundChannel", SubscribableChannel.class));
+				handler.setPhase(((SubProtocolWebSocketHandler) bean).getPhase());
+				return handler;
+			}
+		};
 	}
 
 	@Bean
