@@ -38,8 +38,8 @@ class HistoryRecoveryIT {
 	@RegisterExtension
 	static final TwoNodes nodes = TwoNodes.named("history",
 			"--stomp-relay.history.destinations=/topic/history/**,/user/queue/notes",
-			"--stomp-relay.history.size=100", "--stomp-relay.history.ttl=4s",
-			"--stomp-relay.history.max-recovery=200");
+			"--stomp-relay.history.size=1000", "--stomp-relay.history.ttl=4s",
+			"--stomp-relay.history.max-recovery=2000");
 
 	@Test
 	void sessionThatMissedFiftyMessagesGetsExactlyThoseThenLiveOnes() {
@@ -137,23 +137,23 @@ class HistoryRecoveryIT {
 		String destination = "/topic/history/bounds";
 		RawStompSocket watcher = subscribed(nodes.a(), "hist-bounds", destination);
 		SimpMessagingTemplate onA = nodes.a().bean("brokerMessagingTemplate", SimpMessagingTemplate.class);
-		for (int i = 1; i <= 260; i++) {
+		for (int i = 1; i <= 2_300; i++) {
 			onA.convertAndSend(destination, "b" + i);
 		}
-		await().atMost(WAIT).until(() -> watcher.messages(destination).size() == 260);
+		await().atMost(WAIT).until(() -> watcher.messages(destination).size() == 2_300);
 		String epoch = epochOf(lastPosition(watcher, destination));
 		long top = offsetOf(lastPosition(watcher, destination));
 
 		assertNotRecovered(destination, "garbage");
 		assertNotRecovered(destination, epoch + "-" + (top + 5));
-		// more than max-recovery (200) behind
-		assertNotRecovered(destination, epoch + "-" + (top - 201));
-		// within max-recovery, but the stream (size 100, trimmed in blocks of 100) no longer has it
-		assertNotRecovered(destination, epoch + "-" + (top - 199));
+		// more than max-recovery (2000) behind
+		assertNotRecovered(destination, epoch + "-" + (top - 2_001));
+		// within max-recovery, but the stream (size 1000, trimmed in blocks of 100) no longer has it
+		assertNotRecovered(destination, epoch + "-" + (top - 1_999));
 		// and just behind is recovered
 		RawStompSocket near = nodes.closedAfterTest(open(nodes.b(), "hist-near", destination, epoch + "-" + (top - 3)));
 		assertThat(header(near.awaitFrame("RECEIPT", WAIT), "recovered-count")).isEqualTo("3");
-		assertThat(near.messages(destination)).containsExactly("b258", "b259", "b260");
+		assertThat(near.messages(destination)).containsExactly("b2298", "b2299", "b2300");
 		watcher.close();
 	}
 
