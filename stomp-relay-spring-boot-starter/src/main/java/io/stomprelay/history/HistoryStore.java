@@ -21,6 +21,13 @@ import io.stomprelay.relay.RedisBackedRelayBus;
  * The script runs on the relay's publishing connection, so it keeps its place among that node's
  * plain publishes. A retried append (Lettuce re-sends a command whose reply a dropped connection
  * lost) is recognised by its message id and not added twice.
+ * <p><b>A new epoch after a failover.</b> The meta hash also keeps the replication id of the
+ * master that numbered the stream's last message. Replication is asynchronous: a replica promoted
+ * after its master died may lack the master's last appends, and would number the next messages
+ * with offsets that nodes and clients already saw for other messages (and drop them as
+ * duplicates). A promoted replica has a replication id of its own, so the first append it runs
+ * starts a new epoch instead: positions from before the failover are no longer recovered, and none
+ * is ever given to two messages.
  * <p>Stream entry ids are {@code 0-<offset>}, so a range of offsets is a range of ids. Reads go in
  * batches ({@code XRANGE ... COUNT}), never unbounded.
  */
@@ -31,12 +38,13 @@ public class HistoryStore {
 	 * Returns the epoch, the offset, and 1 (0 for a retried append, not added again).
 	 */
 	private static final String APPEND = """
+			local master = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 			local epoch = redis.call('HGET', KEYS[2], 'e')
-			if not epoch then
+			if not epoch or redis.call('HGET', KEYS[2], 'r') ~= master then
 			  local t = redis.call('TIME')
 			  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
 			  redis.call('DEL', KEYS[1])
-			  redis.call('HSET', KEYS[2], 'e', epoch, 'o', 0)
+			  redis.call('HSET', KEYS[2], 'e', epoch, 'o', 0, 'r', master)
 			elseif redis.call('HGET', KEYS[2], 'm') == ARGV[5] then
 			  return {epoch, tonumber(redis.call('HGET', KEYS[2], 'o')), 0}
 			end

@@ -65,7 +65,7 @@ import reactor.core.Disposable;
  * watchdog as the standalone bus ({@link PingWatchdog}), on the publish connection of every master
  * and on every shard subscriber connection.
  * <p>{@link #isConnected()} is true while the publish connection is open and every master's shard
- * subscriber this node uses is connected.
+ * subscriber this node uses is connected (or being connected for the first time).
  */
 public class RedisClusterRelayBus implements RedisBackedRelayBus {
 
@@ -584,7 +584,7 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 	}
 
 	/** The pub/sub connection to one shard node. */
-	private static final class Shard {
+	static final class Shard {
 
 		final CompletableFuture<StatefulRedisPubSubConnection<byte[], byte[]>> connection;
 
@@ -594,7 +594,19 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 			this.connection = connection;
 		}
 
+		/**
+		 * @return whether the shard's subscriber is connected, or still being connected for the
+		 * first time: a SUBSCRIBE then waits for its {@code SSUBSCRIBE} (bounded by the subscribe
+		 * timeout) instead of going ahead as if Redis were away, which would let a resuming
+		 * subscription's replay read run before the node hears the channel
+		 */
 		boolean isOpen() {
+			if (!this.connection.isDone()) {
+				return true;
+			}
+			if (this.connection.isCompletedExceptionally()) {
+				return false;
+			}
 			StatefulRedisPubSubConnection<byte[], byte[]> made = this.connection.getNow(null);
 			return made != null && made.isOpen();
 		}

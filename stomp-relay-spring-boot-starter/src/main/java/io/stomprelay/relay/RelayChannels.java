@@ -26,7 +26,7 @@ package io.stomprelay.relay;
  * {@code <prefix>:history:{<name>}<destination>} for a user destination, a stream of the
  * destination's recent envelopes;</li>
  * <li>the same names with {@code history-meta} instead of {@code history}, a hash with the stream's
- * epoch and last offset.</li>
+ * epoch, last offset, last message id and the replication id of the master that numbered it.</li>
  * </ul>
  * The part in braces is a Redis Cluster hash tag: a channel and the keys kept for it (a user's
  * channel and presence hash) hash to one slot, that of the name between the braces, so a script
