@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Soak and chaos run for stomp-relay (issue 18), driven by bench/soak.sh.
 
-run:     starts one redis-server and 3 product nodes, the soak client (bench/loadgen, class
-         io.stomprelay.bench.Soak), injects faults on a seeded random schedule, scrapes every node's
-         /actuator/prometheus and samples heap/threads/fds, then analyses and writes the report.
+run:     starts one redis-server (--redis-mode cluster: a Redis Cluster of 3 masters + 3 replicas) and 3
+         product nodes, the soak client (bench/loadgen, class io.stomprelay.bench.Soak), injects faults on
+         a seeded random schedule, scrapes every node's /actuator/prometheus and samples heap/threads/fds,
+         then analyses and writes the report (docs/SOAK.md, or docs/SOAK-cluster.md on a cluster).
 analyse: python3 bench/soak.py analyse RESULTS_DIR DOCS_DIR  (re-renders a finished run)
 
 Every process is started here with Popen and stopped by its pid (SIGTERM, then SIGKILL); nothing
@@ -80,6 +81,254 @@ def stop_all():
             log(f"stopping pid {p.pid}: {e}")
 
 
+# ------------------------------------------------------------------------------ Redis Cluster
+
+def redis_call(port, *args, timeout=1.0):
+    """One command to one Redis on 127.0.0.1 over a short connection of its own (RESP2); the reply as
+    str / int / list / None. An error reply raises RuntimeError, a node that does not answer OSError."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        out = [f"*{len(args)}\r\n".encode()]
+        for x in args:
+            b = x if isinstance(x, bytes) else str(x).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        s.sendall(b"".join(out))
+        return _resp(s.makefile("rb"))
+
+
+def _resp(fh):
+    line = fh.readline()
+    if not line:
+        raise OSError("connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = fh.read(n + 2)[:-2]
+        return data.decode(errors="replace")
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp(fh) for _ in range(n)]
+    raise OSError(f"bad reply {line[:40]!r}")
+
+
+class RedisCluster:
+    """A Redis Cluster of 3 masters with one replica each: six /usr/bin/redis-server processes on free
+    loopback ports, each with its own directory (and nodes.conf) under the run's results, formed with
+    `redis-cli --cluster create ... --cluster-replicas 1`. A killed node is started again on its port and
+    directory, where it rejoins (as a replica after a failover). Every process is in STARTED."""
+
+    MASTERS = 3
+
+    def __init__(self, a, rdir, logs, cmd):
+        self.a = a
+        self.logs = logs
+        self.cmd = cmd
+        self.node_timeout = a.cluster_node_timeout
+        self.ports = []
+        for _ in range(2 * self.MASTERS):
+            self.ports.append(self.free_pair())
+        self.dirs = {p: os.path.join(rdir, "redis-cluster", str(p)) for p in self.ports}
+        self.procs = {}          # port -> Popen of the live process
+        self.stopped = set()     # ports SIGSTOPped now (not asked anything)
+        self.layout = None       # the layout as formed: [{shard, slots, master, replica}]
+
+    def free_pair(self):
+        """A free port whose cluster bus port (+10000) is free too, from 33000-39999: outside the range
+        free_port() gives the product nodes (20000-32000), so neither takes the other's."""
+        for _ in range(500):
+            p = random.randint(33000, 39999)
+            if p in self.ports:
+                continue
+            ok = True
+            for q in (p, p + 10000):
+                s = socket.socket()
+                try:
+                    s.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+            if ok:
+                return p
+        raise RuntimeError("no free port pair for a cluster node")
+
+    def nodes_arg(self):
+        return ",".join(f"127.0.0.1:{p}" for p in self.ports)
+
+    def start_one(self, port):
+        os.makedirs(self.dirs[port], exist_ok=True)
+        argv = ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(self.node_timeout),
+                "--dir", self.dirs[port], "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--logfile", os.path.join(self.logs, f"redis-{port}.log")]
+        self.cmd(argv)
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        STARTED.append(p)
+        self.procs[port] = p
+        for _ in range(100):
+            if port_open(port):
+                return p
+            if p.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"redis-server :{port} did not start (see {self.logs}/redis-{port}.log)")
+
+    def start(self):
+        for p in self.ports:
+            self.start_one(p)
+        argv = (["redis-cli", "--cluster", "create"] + [f"127.0.0.1:{p}" for p in self.ports]
+                + ["--cluster-replicas", "1", "--cluster-yes"])
+        self.cmd(argv)
+        with open(os.path.join(self.logs, "redis-cluster-create.out"), "w") as out:
+            r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed (see {self.logs}/redis-cluster-create.out)")
+        if self.wait_healthy(120) is None:
+            raise RuntimeError("the Redis Cluster did not become healthy within 120 s")
+        self.layout = self.shards()
+
+    def running(self):
+        return [p for p in self.ports if p in self.procs and self.procs[p].poll() is None and p not in self.stopped]
+
+    def view(self, port):
+        """CLUSTER NODES as one node sees it: [{id, port, flags, master, slots: [(a, b)]}]."""
+        out = []
+        for line in redis_call(port, "CLUSTER", "NODES").splitlines():
+            f = line.split()
+            if len(f) < 8:
+                continue
+            slots = []
+            for s in f[8:]:
+                if s.startswith("["):
+                    continue  # a slot being migrated
+                a_, _, b_ = s.partition("-")
+                slots.append((int(a_), int(b_ or a_)))
+            out.append({"id": f[0], "port": int(f[1].split("@")[0].rsplit(":", 1)[1]), "flags": set(f[2].split(",")),
+                        "master": f[3], "slots": slots})
+        return out
+
+    def owner(self, port, slot):
+        """The port of the master that owns `slot` as the node on `port` sees it (None: none, or failed)."""
+        for n in self.view(port):
+            if "master" in n.get("flags") and not ({"fail", "fail?"} & n["flags"]) and any(a_ <= slot <= b_ for a_, b_ in n["slots"]):
+                return n["port"]
+        return None
+
+    def shards(self):
+        """[{shard, slots, first, master, replicas}] by slot range, as the first running node sees it."""
+        v = self.view(self.running()[0])
+        out = []
+        for n in sorted((n for n in v if "master" in n["flags"] and n["slots"]), key=lambda n: n["slots"][0][0]):
+            out.append({"shard": len(out), "first": n["slots"][0][0], "ranges": n["slots"],
+                        "slots": " ".join(f"{a_}-{b_}" for a_, b_ in n["slots"]), "master": n["port"],
+                        "replicas": sorted(m["port"] for m in v if m["master"] == n["id"] and "fail" not in m["flags"])})
+        return out
+
+    def healthy(self):
+        """cluster_state:ok on every running node, 3 masters each owning slots, every master with a live
+        replica whose link to it is up, and every running node agreeing who owns each shard's first slot."""
+        try:
+            run_ = self.running()
+            for p in run_:
+                if "cluster_state:ok" not in redis_call(p, "CLUSTER", "INFO"):
+                    return False
+            sh = self.shards()
+            if len(sh) != self.MASTERS:
+                return False
+            for s in sh:
+                if not s["replicas"]:
+                    return False
+                for r in s["replicas"]:
+                    if r not in run_ or "master_link_status:up" not in redis_call(r, "INFO", "replication"):
+                        return False
+                if any(self.owner(p, s["first"]) != s["master"] for p in run_):
+                    return False
+            return True
+        except (OSError, RuntimeError, IndexError, ValueError):
+            return False
+
+    def wait_healthy(self, timeout):
+        t_end = time.time() + timeout
+        while time.time() < t_end:
+            if self.healthy():
+                return now_ms()
+            time.sleep(0.2)
+        return None
+
+    def wait_failover(self, killed, slot, timeout):
+        """Until every running node sees another master (not failed) own `slot` and says cluster_state:ok:
+        the time then, or None."""
+        t_end = time.time() + timeout
+        while time.time() < t_end:
+            try:
+                run_ = [p for p in self.running() if p != killed]
+                owners = {self.owner(p, slot) for p in run_}
+                if (len(owners) == 1 and None not in owners and killed not in owners
+                        and all("cluster_state:ok" in redis_call(p, "CLUSTER", "INFO") for p in run_)):
+                    return now_ms()
+            except (OSError, RuntimeError, ValueError):
+                pass
+            time.sleep(0.05)
+        return None
+
+    def kill(self, port):
+        p = self.procs[port]
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(10)
+
+    def restart(self, port):
+        return self.start_one(port)
+
+    def role(self, port):
+        """'master' or 'replica' as the node itself says, None when it does not answer."""
+        try:
+            for n in self.view(port):
+                if "myself" in n["flags"]:
+                    return "master" if "master" in n["flags"] else "replica"
+        except (OSError, RuntimeError, ValueError):
+            pass
+        return None
+
+    def dump_history(self, path):
+        """Every message history stream on the masters (key, epoch, each entry's offset and the soak id in
+        its payload), for the analysis to compare with the positions the sessions saw."""
+        rx = re.compile(r"~([^~\s\"]+)~")
+        n = 0
+        with open(path, "w") as out:
+            for s in self.shards():
+                port = s["master"]
+                cursor = "0"
+                while True:
+                    cursor, keys = redis_call(port, "SCAN", cursor, "MATCH", "*:history:*", "COUNT", 1000,
+                                              "TYPE", "stream", timeout=5)
+                    for k in keys:
+                        meta_key = k.replace(":history:", ":history-meta:", 1)
+                        epoch = redis_call(port, "HGET", meta_key, "e", timeout=5)
+                        last = redis_call(port, "HGET", meta_key, "o", timeout=5)
+                        entries, start = [], "-"
+                        while True:
+                            rows = redis_call(port, "XRANGE", k, start, "+", "COUNT", 1000, timeout=10)
+                            for rid, fields in rows:
+                                m = rx.search(fields[1] if len(fields) > 1 else "")
+                                entries.append([int(rid.split("-")[1]), m.group(1) if m else None])
+                            if len(rows) < 1000:
+                                break
+                            start = "(" + rows[-1][0]
+                        out.write(json.dumps({"key": k, "port": port, "epoch": epoch, "last": last,
+                                              "entries": entries}) + "\n")
+                        n += 1
+                    if cursor == "0":
+                        break
+        return n
+
+
 # ---------------------------------------------------------------------------------------- run
 
 class Cluster:
@@ -90,6 +339,8 @@ class Cluster:
         os.makedirs(self.logs, exist_ok=True)
         self.redis_port = free_port()
         self.redis = None
+        # REDIS_MODE=cluster: a Redis Cluster instead of the one redis-server
+        self.rc = RedisCluster(a, rdir, self.logs, self.cmd) if a.redis_mode == "cluster" else None
         self.node_ports = [free_port() for _ in range(3)]
         self.nodes = [None] * 3        # Popen of the live incarnation
         self.node_inc = [0] * 3        # incarnation number
@@ -102,10 +353,13 @@ class Cluster:
         self.commands = []
 
     def cmd(self, argv):
-        masked = " ".join(argv).replace(self.a.secret, "$SECRET")
+        masked = " ".join(x if x else '""' for x in argv).replace(self.a.secret, "$SECRET")
         self.commands.append(masked)
 
     def start_redis(self):
+        if self.rc is not None:
+            self.rc.start()
+            return
         argv = ["/usr/bin/redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--logfile", os.path.join(self.logs, "redis.log")]
         self.cmd(argv)
@@ -127,7 +381,8 @@ class Cluster:
             "-Dloader.main=io.stomprelay.StompRelayApplication", "-cp", self.a.jar,
             "org.springframework.boot.loader.launch.PropertiesLauncher",
             f"--server.port={self.node_ports[i]}", "--server.address=127.0.0.1",
-            f"--spring.data.redis.url=redis://127.0.0.1:{self.redis_port}",
+            (f"--spring.data.redis.cluster.nodes={self.rc.nodes_arg()}" if self.rc is not None
+             else f"--spring.data.redis.url=redis://127.0.0.1:{self.redis_port}"),
             f"--stomp-relay.auth.jwt.secret={self.a.secret}", f"--stomp-relay.node-id={nid}"] + history_args(self.a)
         self.cmd(argv)
         out = open(os.path.join(self.logs, f"{nid}.log"), "w")
@@ -195,7 +450,8 @@ def scrape(port, token):
             r = re.search(r'reason="([^"]+)"', labels).group(1)
             out["dropped." + r] = value
         elif name in ("stomp_relay_slow_consumers_total", "stomp_relay_sessions", "stomp_relay_published_total",
-                      "stomp_relay_received_total", "stomp_relay_limit_rejections_total"):
+                      "stomp_relay_received_total", "stomp_relay_limit_rejections_total",
+                      "stomp_relay_duplicates_total"):
             out[name] = out.get(name, 0) + value
     return out
 
@@ -258,7 +514,7 @@ def run(a):
             "loadavg_start": open("/proc/loadavg").read().split()[:3],
             "redis": subprocess.run(["/usr/bin/redis-server", "--version"], capture_output=True, text=True).stdout.strip(),
             "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0],
-            "expect_window_ms": a.window * 1000,
+            "expect_window_ms": a.window * 1000, "redis_mode": a.redis_mode,
             "history": {"destinations": a.history, "size": a.history_size, "ttl": a.history_ttl,
                         "max_recovery": a.history_size, "recovery_timeout": "5s"} if a.history else None}
     events_path = os.path.join(rdir, "events.log")
@@ -280,7 +536,15 @@ def run(a):
         for i in range(3):
             if not c.await_node(i):
                 raise RuntimeError(f"node {i} did not start (see {c.logs})")
-        log(f"redis :{c.redis_port}, nodes :{c.node_ports} up")
+        if c.rc is not None:
+            meta["cluster"] = {"masters": RedisCluster.MASTERS, "replicas_per_master": 1,
+                               "node_timeout_ms": c.rc.node_timeout, "ports": c.rc.ports, "layout": c.rc.layout,
+                               "kill_lag_s": a.cluster_kill_lag}
+            log("redis cluster " + ", ".join(f"shard {x['shard']} ({x['slots']}) master :{x['master']} replica "
+                                             + ",".join(f":{r}" for r in x["replicas"]) for x in c.rc.layout)
+                + f"; nodes :{c.node_ports} up")
+        else:
+            log(f"redis :{c.redis_port}, nodes :{c.node_ports} up")
         threading.Thread(target=c.watch, daemon=True).start()
 
         def scraper():
@@ -385,7 +649,11 @@ def run(a):
             kind = bag.pop()
             n += 1
             f = {"n": n, "kind": kind}
-            if kind == "redis-kill":
+            if kind == "redis-kill" and c.rc is not None:
+                cluster_redis_kill(c, a, rng, f)
+            elif kind == "redis-pause" and c.rc is not None:
+                cluster_redis_pause(c, a, rng, f)
+            elif kind == "redis-kill":
                 down = round(rng.uniform(2, 6), 1)
                 f["detail"] = f"SIGKILL redis, restart after {down}s"
                 f["t_start"] = now_ms()
@@ -485,6 +753,13 @@ def run(a):
         meta["crashes"] = c.crashes
         meta["node_ports"] = c.node_ports
         meta["redis_port"] = c.redis_port
+        if c.rc is not None:
+            try:  # what the history holds now, to tell a reused stream position from a lost message
+                meta["cluster"]["final_layout"] = c.rc.shards()
+                n_streams = c.rc.dump_history(os.path.join(rdir, "history-dump.jsonl"))
+                log(f"history of {n_streams} streams dumped")
+            except Exception as e:
+                log(f"history dump failed: {e}")
         meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         meta["client_lines"] = gen_lines[-20:]
     finally:
@@ -503,6 +778,97 @@ def run(a):
         samples.close()
     log(f"run finished: {rdir}")
     return rdir
+
+
+def cluster_redis_kill(c, a, rng, f):
+    """SIGKILL the master of a shard drawn from the seed; wait for its replica's promotion (every running
+    node agrees, cluster_state:ok); the product has recovered when every node's relay health is UP after
+    that; `down` s after the failover the killed process is started again on its port and directory and
+    rejoins as a replica (waited for: healthy cluster, its link to the new master up)."""
+    rc = c.rc
+    shard = rng.randrange(RedisCluster.MASTERS)
+    down = round(rng.uniform(2, 6), 1)
+    before = rc.shards()
+    s = before[shard]
+    port = s["master"]
+    f.update(shard=shard, redis_port=port, ranges=s["ranges"], healthy_before=rc.healthy())
+    f["detail"] = f"SIGKILL master :{port} of shard {shard} ({s['slots']}), restart {down}s after the failover"
+    f["t_start"] = now_ms()
+    lag = a.cluster_kill_lag
+    if lag > 0 and s["replicas"]:
+        # the worst case of asynchronous replication, on purpose (REDIS_KILL_LAG): the replica stopped and its
+        # link cut, so the master's writes of the last `lag` s reach no replica before the master dies
+        replica = s["replicas"][0]
+        rp = rc.procs[replica]
+        rc.stopped.add(replica)
+        os.kill(rp.pid, signal.SIGSTOP)
+        try:
+            killed = redis_call(port, "CLIENT", "KILL", "TYPE", "replica")
+        except (OSError, RuntimeError) as e:
+            killed = f"failed: {e}"
+        time.sleep(lag)
+        rc.kill(port)
+        os.kill(rp.pid, signal.SIGCONT)
+        rc.stopped.discard(replica)
+        f["kill_lag_s"] = lag
+        f["detail"] += (f"; its replica :{replica} SIGSTOPped and its link cut (CLIENT KILL TYPE replica: {killed}) "
+                        f"{lag}s before the SIGKILL, SIGCONTed right after")
+    else:
+        rc.kill(port)
+    t_fo = rc.wait_failover(port, s["first"], 60)
+    f["t_failover"] = t_fo
+    if t_fo is not None:
+        promoted = rc.owner(rc.running()[0], s["first"])
+        f["promoted"] = promoted
+        f["detail"] += f"; replica :{promoted} promoted after {(t_fo - f['t_start']) / 1000:.1f}s"
+    else:
+        f["detail"] += "; NO FAILOVER within 60 s"
+    due = time.time() + down
+    rec = None
+    while t_fo is not None and time.time() < due:  # the product needs only the failover, not the restart
+        if all(health(p, a.admin) == "UP" for p in c.node_ports):
+            rec = now_ms()
+            break
+        time.sleep(0.25)
+    time.sleep(max(0, due - time.time()))
+    rc.restart(port)
+    f["t_restarted"] = now_ms()
+    ok = rc.wait_healthy(60)
+    f["t_rejoined"] = ok
+    role = rc.role(port)
+    f["detail"] += (f"; rejoined as {role} after {(ok - f['t_restarted']) / 1000:.1f}s" if ok
+                    else f"; cluster NOT healthy 60 s after the restart (:{port} is {role})")
+    f["t_end"] = now_ms()
+    f["t_recovered"] = rec if rec is not None else wait_relay_up(c, a, 120)
+
+
+def cluster_redis_pause(c, a, rng, f):
+    """SIGSTOP the master of a shard drawn from the seed for less than the cluster node timeout (no
+    failover), then SIGCONT; recovered when every node's relay health is UP."""
+    rc = c.rc
+    shard = rng.randrange(RedisCluster.MASTERS)
+    pause = round(rng.uniform(1.0, 0.8 * rc.node_timeout / 1000), 1)
+    s = rc.shards()[shard]
+    port = s["master"]
+    p = rc.procs[port]
+    f.update(shard=shard, redis_port=port, ranges=s["ranges"], healthy_before=rc.healthy())
+    f["detail"] = (f"SIGSTOP master :{port} of shard {shard} ({s['slots']}) for {pause}s (node timeout "
+                   f"{rc.node_timeout / 1000:g}s), then SIGCONT")
+    f["t_start"] = now_ms()
+    rc.stopped.add(port)
+    os.kill(p.pid, signal.SIGSTOP)
+    time.sleep(pause)
+    os.kill(p.pid, signal.SIGCONT)
+    rc.stopped.discard(port)
+    f["t_end"] = now_ms()
+    f["t_recovered"] = wait_relay_up(c, a, 120)
+    ok = rc.wait_healthy(30)
+    role = rc.role(port)
+    f["failover"] = role != "master"
+    if role != "master":
+        f["detail"] += f"; a FAILOVER happened all the same (:{port} is {role} now)"
+    if not ok:
+        f["detail"] += "; cluster NOT healthy 30 s after SIGCONT"
 
 
 def wait_relay_up(c, a, timeout):
@@ -541,6 +907,29 @@ CLASS_DEST = {"user-http": "/user/queue/soak", "user-ctrl": "/user/queue/direct"
               "topic-ctrl": "/topic/chat", "auth-http": "/topic/soak-auth", "auth-ctrl": "/topic/announcements"}
 JUDGED_DESTS = list(CLASS_DEST.values())
 COMMAND_TIMEOUT_MS = 2000  # stomp-relay.redis.command-timeout (default)
+
+
+def crc16(data):
+    """CRC16/XMODEM, Redis Cluster's key slot hash."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def channel_slot(cls, target):
+    """The cluster slot of a message's relay channel (and history keys): the hash tag is the user's name for a
+    user class, the destination for a topic one (RelayChannels)."""
+    tag = target if cls in USER_CLASSES else CLASS_DEST.get(cls)
+    return None if tag is None else crc16(tag.encode()) % 16384
+
+
+def in_ranges(slot, ranges):
+    """Whether a slot is in the ranges ([a, b] pairs); ranges None: all of Redis (one standalone server)."""
+    return ranges is None or (slot is not None and any(a <= slot <= b for a, b in ranges))
 
 
 def parse_position(pos):
@@ -638,7 +1027,12 @@ def analyse(rdir):
         if f["kind"] in ("redis-kill", "redis-pause"):
             redis_windows.append((f["t_start"], f.get("t_recovered") or f["t_end"] + 60000))
         if f["kind"] == "redis-pause":
-            pause_windows.append((f["t_start"], f.get("t_end") or f["t_start"]))
+            # on a cluster only the paused master's slots were paused (None: all of Redis)
+            ranges = f.get("ranges")
+            m = re.search(r"of shard \d+ \(([\d\- ]+)\)", f.get("detail", ""))
+            if ranges is None and meta.get("redis_mode") == "cluster" and m:  # a run from before "ranges"
+                ranges = [[int(x) for x in r.split("-")] for r in m.group(1).split()]
+            pause_windows.append((f["t_start"], f.get("t_end") or f["t_start"], ranges))
 
     def eff_ready(r):
         for s, e in redis_windows:
@@ -922,6 +1316,58 @@ def analyse(rdir):
                     out[k[8:]] += x - before.get(nid, {}).get(k, 0)
         return out
 
+    def duplicates_between(a_t, b_t):
+        """stomp_relay_duplicates_total (messages a node got a second time, or at a stream position it had
+        handed on already, and did not deliver) counted by scrapes in (a_t, b_t], summed over incarnations."""
+        before, upto = {}, {}
+        for r in series:
+            if r["t"] <= a_t:
+                before[r["node"]] = r["v"]
+            if r["t"] <= b_t:
+                upto[r["node"]] = r["v"]
+        return int(sum(v.get("stomp_relay_duplicates_total", 0) - before.get(nid, {}).get("stomp_relay_duplicates_total", 0)
+                       for nid, v in upto.items()))
+
+    # ---- one stream position given to two different messages: seen so by the sessions, and (when the run
+    # dumped the history at its end: cluster mode) a position the sessions saw for one message that holds
+    # another one in the history, and lost messages that are in the history all the same
+    by_position = defaultdict(set)
+    for mid, ps in position_of.items():
+        for pos in ps:
+            by_position[pos].add(mid)
+    reuse = {"seen_by_sessions": sum(1 for ms in by_position.values() if len(ms) > 1),
+             "examples": [f"{st} {e}-{o}: {sorted(ms)}" for (st, e, o), ms in by_position.items() if len(ms) > 1][:5],
+             "node_duplicates": int(sum(r["v"].get("stomp_relay_duplicates_total", 0) for r in last.values()))}
+    dump_path = os.path.join(rdir, "history-dump.jsonl")
+    if os.path.exists(dump_path):
+        at, where = {}, {}
+        n_entries = n_streams = 0
+        for line in open(dump_path):
+            r = json.loads(line)
+            n_streams += 1
+            try:
+                e = int(r["epoch"])
+            except (TypeError, ValueError):
+                continue
+            for o, m in r["entries"]:
+                n_entries += 1
+                at[(e, o)] = m
+                if m:
+                    where[m] = (r["key"], e, o)
+        seen_eo = defaultdict(set)
+        for (st, e, o), ms in by_position.items():
+            seen_eo[(e, o)] |= ms
+        other = [(st, e, o, sorted(ms), at[(e, o)]) for (st, e, o), ms in by_position.items()
+                 if (e, o) in at and any(m != at[(e, o)] for m in ms)]
+        lost_in = sorted(m for m in lost_msgs if m in where)
+        reuse.update({"dump_streams": n_streams, "dump_entries": n_entries, "seen_other_in_history": len(other),
+                      "lost_but_in_history": len(lost_in),
+                      "lost_unappended_but_in_history": sum(1 for m in unappended if m in where),
+                      "other_examples": [f"{st} {e}-{o}: sessions saw {ms}, the history holds {m}"
+                                         for st, e, o, ms, m in other[:5]],
+                      "lost_in_history_examples": [f"{m} at {where[m][0]} {where[m][1]}-{where[m][2]}, where the "
+                                                   f"sessions saw {sorted(seen_eo.get(where[m][1:], ())) or 'nothing'}"
+                                                   for m in lost_in[:5]]})
     # per fault episode: from the fault's start to the next fault's start (or the end)
     bounds = [f["t_start"] - 1000 for f in faults] + [t_stop + 1]  # a publish in flight at the fault belongs to it
     episodes = []
@@ -945,7 +1391,7 @@ def analyse(rdir):
                          "resumes_recovered": sum(1 for r, n in rs if r == "true"),
                          "resumes_not_recovered": sum(1 for r, n in rs if r != "true"),
                          "replayed": sum(n for r, n in rs if r == "true"),
-                         "counted": dict(cnt)})
+                         "counted": dict(cnt), "node_duplicates": duplicates_between(a_t - 1, b_t)})
     # before the first fault
     pre_lm = {m for (t, m) in lost_by_time if t < (bounds[0] if faults else t_stop)}
     pre_cnt = counted_between(0, bounds[0] - 1 if faults else t_stop)
@@ -959,7 +1405,8 @@ def analyse(rdir):
     # command timeout before SIGCONT (so the relay had given up on them), and yet in the history (a stream
     # position). Timing-based: the send time stands for the publish's start (a few ms apart)
     late = [m for m, (cls, target, node, t0, t1, st) in sends.items()
-            if m in position_of and any(a <= t0 <= b - COMMAND_TIMEOUT_MS for a, b in pause_windows)]
+            if m in position_of and any(a <= t0 <= b - COMMAND_TIMEOUT_MS and in_ranges(channel_slot(cls, target), rs)
+                                        for a, b, rs in pause_windows)]
     # publishes outside the judged set that got no stream position (may have reached a node and failed)
     outside_np = sum(1 for m, s in sends.items() if m not in accepted and m not in position_of
                      and s[5] not in ("ConnectException",))
@@ -969,7 +1416,7 @@ def analyse(rdir):
         "unordered_by_sender": unordered_by_sender, "position_order_violations": pos_order,
         "holes_unannounced": holes_unannounced, "holes_announced": holes_announced,
         "seams": seams, "seam_examples": seam_examples[:5], "unseen_offsets": unseen_offsets,
-        "appended_twice": appended_twice,
+        "appended_twice": appended_twice, "position_reuse": reuse,
         "wrong_user": wrong, "unknown": unknown,
         "lost_deliveries": sum(pc["lost"] for pc in per_cls.values()),
         "lost_msgs": len(lost_msgs),
@@ -983,6 +1430,7 @@ def analyse(rdir):
         "pre_fault_lost_msgs": len(pre_lm), "pre_fault_counted": sum(pre_cnt.values()),
         "examples": {k: v[:5] for k, v in examples.items()},
         "partial_examples": partial[:5], "local_examples": [],
+        "missed_examples": [(m, f"node {rn}", f"sent {sends[m][4]}") for m, rn in lost_pairs[:5]],
         "sends": len(sends), "accepted": len(accepted),
         "deliveries": sum(len(v) for c, v in deliv.items() if c in sess_of),
         "connections": sum(1 for c in acc if conns[c]["r"]),
@@ -1096,10 +1544,18 @@ def plot(rdir, meta, png):
     axes[2].set_ylabel("open fds")
     axes[2].set_xlabel("minutes since traffic start (grey: fault injected; nodes 1, 2 are restarted by faults)")
     axes[0].legend(loc="upper left", fontsize=8)
-    axes[0].set_title(f"stomp-relay soak {meta['run_id']} (seed {meta['seed']}): per node process")
+    on_cluster = " on a Redis Cluster" if meta.get("redis_mode") == "cluster" else ""
+    axes[0].set_title(f"stomp-relay soak{on_cluster} {meta['run_id']} (seed {meta['seed']}): per node process")
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     return True
+
+
+def outcome(e):
+    out = e["result"].replace("|", "/")
+    if e.get("node_duplicates"):
+        out += ("; " if out else "") + f"nodes did not deliver {e['node_duplicates']} repeated messages / positions"
+    return out
 
 
 def fmt_counts(d):
@@ -1107,25 +1563,68 @@ def fmt_counts(d):
     return ", ".join(f"{k} {v}" for k, v in items) or "0"
 
 
+def report_names(meta):
+    """(report, plot) file names in docs/: SOAK.md and soak-resources.png, or for a run on a Redis Cluster
+    SOAK-cluster.md and soak-cluster-resources.png."""
+    if meta.get("redis_mode") == "cluster":
+        return "SOAK-cluster.md", "soak-cluster-resources.png"
+    return "SOAK.md", "soak-resources.png"
+
+
 def report(rdir, docs, meta, res):
-    png = os.path.join(docs, "soak-resources.png")
+    md_name, png_name = report_names(meta)
+    cl = meta.get("cluster") if meta.get("redis_mode") == "cluster" else None
+    png = os.path.join(docs, png_name)
     has_plot = plot(rdir, meta, png)
     ep = res["episodes"]
     kinds = ["redis-kill", "redis-pause", "node-kill", "node-term", "slow-reader", "flood", "malformed", "token-expiry"]
     L = []
     w = L.append
-    w("# Soak and chaos")
+    w("# Soak and chaos on a Redis Cluster" if cl else "# Soak and chaos")
     w("")
-    w("Written by `bash bench/soak.sh` (do not edit by hand; see [bench/README.md](../bench/README.md#soak-and-chaos)"
-      " for what is measured and how). Issue 18.")
+    w(f"Written by `{'REDIS_MODE=cluster ' if cl else ''}bash bench/soak.sh` (do not edit by hand; see "
+      "[bench/README.md](../bench/README.md#soak-and-chaos) for what is measured and how). Issue 18."
+      + (" The same soak as [SOAK.md](SOAK.md) (one standalone Redis), on a Redis Cluster." if cl else ""))
     w("")
+    if cl:
+        w(f"**Redis mode:** cluster.  ")
     w(f"**Command:** `{meta['command']}`  ")
     w(f"**Seed:** {meta['seed']}, **duration:** {meta['duration_s'] / 60:.0f} min of traffic, run `{meta['run_id']}`, "
       f"{meta['nproc']} cores shared with other work (load average at start {' '.join(meta['loadavg_start'])}, at end "
       f"{' '.join(meta.get('loadavg_end', ['?']))}).  ")
-    w(f"**Set-up:** 1 redis-server ({meta['redis'].split(' sha')[0]}), 3 product nodes (`target/stomp-relay.jar`, "
+    redis_setup = f"1 redis-server ({meta['redis'].split(' sha')[0]})"
+    if cl:
+        redis_setup = (f"a Redis Cluster of {cl['masters']} masters + {cl['masters'] * cl['replicas_per_master']} replicas "
+                       f"(one per master; {2 * cl['masters']} redis-server processes, {meta['redis'].split(' sha')[0]}, "
+                       f"`--cluster-node-timeout {cl['node_timeout_ms']}`, `--save \"\" --appendonly no`: no persistence, "
+                       "asynchronous replication), the product nodes given every node's address in "
+                       "`--spring.data.redis.cluster.nodes` (sharded pub/sub: SPUBLISH / SSUBSCRIBE)")
+    w(f"**Set-up:** {redis_setup}, 3 product nodes (`target/stomp-relay.jar`, "
       f"`{meta['jvm_flags']}`), {meta['users']} users x 2 sessions (on two different nodes) + {meta['anon']} anonymous "
       f"sessions = {2 * meta['users'] + meta['anon']} sessions, {meta['java']}.  ")
+    if cl:
+        w("**Cluster layout at the start:** " + "; ".join(
+            f"shard {x['shard']} (slots {x['slots']}): master :{x['master']}, replica "
+            + ", ".join(f":{r}" for r in x["replicas"]) for x in cl["layout"])
+          + (".  " if not cl.get("final_layout") else "; at the end: " + "; ".join(
+              f"shard {x['shard']} master :{x['master']}, replica " + ", ".join(f":{r}" for r in x["replicas"])
+              for x in cl["final_layout"]) + ".  "))
+        w(f"**Redis faults on the cluster:** *redis-kill* SIGKILLs the master of a shard drawn from the seed, waits "
+          f"until every live Redis node agrees its replica owns the shard's slots and says `cluster_state:ok` (the "
+          f"failover: about the node timeout, {cl['node_timeout_ms'] / 1000:g} s, plus the election), and starts the "
+          "killed process again on its port and directory 2-6 s after the failover, where it rejoins as a replica "
+          "(waited for: cluster healthy, its replication link up). Recovery is the first moment after the failover "
+          "when every product node's `relay` health is `UP` (or the last lost message, if later); the restart of the "
+          "old master is not waited for. *redis-pause* SIGSTOPs the master of a shard drawn from the seed for 1 s to "
+          f"{0.8 * cl['node_timeout_ms'] / 1000:g} s, shorter than the node timeout, so there is no failover "
+          "(checked afterwards), then SIGCONTs it.  ")
+        lag = cl.get("kill_lag_s") or max((f.get("kill_lag_s", 0) for f in meta["faults"]), default=0)
+        if lag:
+            w(f"**REDIS_KILL_LAG={lag:g}** (a diagnostic, not the default): before each *redis-kill* the "
+              f"master's replica was SIGSTOPped and its replication link cut (`CLIENT KILL TYPE replica` on the master) "
+              f"{lag:g} s before the SIGKILL, and SIGCONTed right after it, so the failover lost the "
+              "master's writes of those seconds (asynchronous replication's worst case), acknowledged and delivered "
+              "as they were.  ")
     h = meta.get("history")
     w(("**History:** `stomp-relay.history.destinations={destinations}`, `.size={size}`, `.max-recovery={max_recovery}`, "
        "`.ttl={ttl}`, `.recovery-timeout={recovery_timeout}` (the busiest stream, `/topic/soak`, gets ~1.2 messages/s, "
@@ -1177,7 +1676,8 @@ def report(rdir, docs, meta, res):
         rest = over - res["late_appends"]
         w(f"- failed publishes counted beyond the lost ones: {over} (over-counted, never hidden; OPERATIONS.md). Of them "
           f"**{res['late_appends']}** are publishes Redis carried out after the relay had counted them `redis-timeout`: "
-          f"messages sent while Redis was paused, 2 s (the command timeout) or more before it resumed, that have a "
+          f"messages sent while {'their shard' + chr(39) + 's master' if cl else 'Redis'} was paused, 2 s (the command "
+          f"timeout) or more before it resumed, that have a "
           f"stream position all the same (from timing: ± the few ms between a send and its publish). The other {rest} are "
           + ("failed publishes of messages outside the judged set (excluded above, or a fault client's pushes): "
              f"{res['outside_no_position']} sends outside the judged set have no stream position"
@@ -1187,6 +1687,17 @@ def report(rdir, docs, meta, res):
         w(f"- stream offsets no accounted session saw: {res['unseen_offsets']} (appended but unseen, e.g. while both "
           f"sessions of a user were away; a lost message without a position could be one of them); messages at two "
           f"stream positions: {res['appended_twice']}")
+    ru = res.get("position_reuse") or {}
+    if cl or ru.get("seen_by_sessions") or ru.get("seen_other_in_history") or ru.get("lost_but_in_history"):
+        line = (f"- stream positions given to two different messages (seen so by the sessions): "
+                f"**{ru.get('seen_by_sessions', 0)}**; messages the nodes received again, or at a position they had "
+                f"handed on already, and did not deliver (`stomp_relay_duplicates_total`): {ru.get('node_duplicates', 0)}")
+        if "dump_streams" in ru:
+            line += (f"; the history at the end ({ru['dump_streams']} streams, {ru['dump_entries']} entries, read from "
+                     f"the masters) holds another message than the sessions saw at **{ru['seen_other_in_history']}** "
+                     f"positions, and **{ru['lost_but_in_history']}** lost messages are in it all the same "
+                     f"({ru['lost_unappended_but_in_history']} of them counted above as 'publish failed')")
+        w(line)
     w("")
     w("| class | messages | expected deliveries | of them via a resume | delivered | lost | declared not recovered |")
     w("|---|---:|---:|---:|---:|---:|---:|")
@@ -1253,7 +1764,7 @@ def report(rdir, docs, meta, res):
       "allocated since included); threads and RSS from `/proc/<pid>/status`, fds from `/proc/<pid>/fd`.")
     w("")
     if has_plot:
-        w("![heap after GC, threads and fds per node over time](soak-resources.png)")
+        w(f"![heap after GC, threads and fds per node over time]({png_name})")
         w("")
     w("## Schedule")
     w("")
@@ -1263,13 +1774,16 @@ def report(rdir, docs, meta, res):
         rec = "not recovered" if e["recovery_ms"] is None else f"{e['recovery_ms'] / 1000:.1f} s"
         w(f"| {e['n']} | {e['t'] / 60:.1f} | {e['kind']} | {e['detail']} | {rec} | {e.get('resumes_recovered', 0)} / "
           f"{e.get('resumes_not_recovered', 0)} | {e.get('declared', 0)} | {e['lost_msgs']} | {e['lost_attributed']} | "
-          f"{fmt_counts(e['counted'])} | {e['result'].replace('|', '/')} |")
+          f"{fmt_counts(e['counted'])} | {outcome(e)} |")
     w("")
     w("## Definitions")
     w("")
     hist = meta.get("history") or {}
     w(SOAK_DEFINITIONS.format(W=meta["expect_window_ms"] // 1000, HIST=hist.get("destinations", "(none)")))
-    if any(res["examples"].values()) or res["partial_examples"] or res["local_examples"] or res.get("seam_examples"):
+    ru = res.get("position_reuse") or {}
+    reuse_ex = ru.get("examples", []) + ru.get("other_examples", []) + ru.get("lost_in_history_examples", [])
+    if (any(res["examples"].values()) or res["partial_examples"] or res["local_examples"] or res.get("seam_examples")
+            or reuse_ex or res.get("uncounted_missed")):
         w("")
         w("## Examples of violations")
         w("")
@@ -1281,11 +1795,20 @@ def report(rdir, docs, meta, res):
             w(f"partial-node loss: {x}")
         for x in res["local_examples"]:
             w(f"origin-node loss: {x}")
+        if res.get("uncounted_missed"):
+            for x in res.get("missed_examples", []):
+                w(f"missed by a node (message, node, accepted at): {x}")
         for x in res.get("seam_examples", []):
             w(f"resume not replaying exactly the missed messages (connection, destination, resume-from, "
               f"recovered-count, first positions received): {x}")
+        for x in ru.get("examples", []):
+            w(f"one stream position, two messages (seen by the sessions): {x}")
+        for x in ru.get("other_examples", []):
+            w(f"position holding another message in the history at the end: {x}")
+        for x in ru.get("lost_in_history_examples", []):
+            w(f"lost, yet in the history at the end: {x}")
         w("```")
-    with open(os.path.join(docs, "SOAK.md"), "w") as fh:
+    with open(os.path.join(docs, md_name), "w") as fh:
         fh.write("\n".join(L) + "\n")
 
 
@@ -1387,6 +1910,9 @@ def main():
     r.add_argument("--history", default="/user/queue/**,/topic/**")
     r.add_argument("--history-size", type=int, default=1000)
     r.add_argument("--history-ttl", default="10m")
+    r.add_argument("--redis-mode", choices=("standalone", "cluster"), default="standalone")
+    r.add_argument("--cluster-node-timeout", type=int, default=3000)
+    r.add_argument("--cluster-kill-lag", type=float, default=0)
     an = sub.add_parser("analyse")
     an.add_argument("rdir")
     an.add_argument("docs")
@@ -1408,6 +1934,8 @@ def main():
                                    "lost_pairs", "missed_counted", "partial_node_losses", "counted_total",
                                    "uncounted", "not_recovered")}
     summary["crashes"] = len(res["crashes"])
+    summary["redis_mode"] = meta.get("redis_mode", "standalone")
+    summary["position_reuse"] = {k: v for k, v in res["position_reuse"].items() if not k.endswith("examples")}
     summary["checks"] = res["checks"]
     print(json.dumps(summary, indent=1))
     if not res["pass"]:
