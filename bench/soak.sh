@@ -36,7 +36,9 @@
 #   KINDS        comma list restricting the fault kinds (default: all eight)
 #   NO_REPORT=1      analyse but do not write docs/ (short trial runs)
 #   SKIP_BUILD=1     use the existing target/stomp-relay.jar and bench/loadgen/target/loadgen.jar
-#   JVM_FLAGS        product node JVM flags (-Xms256m -Xmx512m -XX:+UseG1GC)
+#   JVM_FLAGS        product node JVM flags (-Xms256m -Xmx512m -XX:+UseG1GC -XX:SoftRefLRUPolicyMSPerMB=0:
+#                    a full GC then clears soft references, so the heap measured is what the node keeps, not
+#                    caches that the JVM would drop under pressure anyway)
 #   HISTORY          stomp-relay.history.destinations of the nodes (/user/queue/**,/topic/**; the accounting
 #                    needs it on the six judged destinations: lost = counted is classed by stream position)
 #   HISTORY_SIZE     stomp-relay.history.size and .max-recovery (1000), HISTORY_TTL (10m)
@@ -49,7 +51,7 @@ DURATION=${DURATION:-1800}
 SEED=${SEED:-18}
 USERS=${USERS:-100}
 ANON=${ANON:-40}
-JVM_FLAGS=${JVM_FLAGS:-"-Xms256m -Xmx512m -XX:+UseG1GC"}
+JVM_FLAGS=${JVM_FLAGS:-"-Xms256m -Xmx512m -XX:+UseG1GC -XX:SoftRefLRUPolicyMSPerMB=0"}
 HISTORY=${HISTORY-"/user/queue/**,/topic/**"}
 HISTORY_SIZE=${HISTORY_SIZE:-1000}
 HISTORY_TTL=${HISTORY_TTL:-10m}
