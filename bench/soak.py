@@ -1301,14 +1301,19 @@ def analyse(rdir):
             if k.startswith("dropped."):
                 counted[k[8:]] += v
 
-    def counted_between(a_t, b_t):
-        """Drops counted by scrapes in (a_t, b_t], per reason, summed over incarnations."""
+    def scraped_at(a_t, b_t):
+        """Per node (incarnation), the last scrape at or before a_t and the last at or before b_t."""
         before, upto = {}, {}
         for r in series:
             if r["t"] <= a_t:
                 before[r["node"]] = r["v"]
             if r["t"] <= b_t:
                 upto[r["node"]] = r["v"]
+        return before, upto
+
+    def counted_between(a_t, b_t):
+        """Drops counted by scrapes in (a_t, b_t], per reason, summed over incarnations."""
+        before, upto = scraped_at(a_t, b_t)
         out = defaultdict(float)
         for nid, v in upto.items():
             for k, x in v.items():
@@ -1319,12 +1324,7 @@ def analyse(rdir):
     def duplicates_between(a_t, b_t):
         """stomp_relay_duplicates_total (messages a node got a second time, or at a stream position it had
         handed on already, and did not deliver) counted by scrapes in (a_t, b_t], summed over incarnations."""
-        before, upto = {}, {}
-        for r in series:
-            if r["t"] <= a_t:
-                before[r["node"]] = r["v"]
-            if r["t"] <= b_t:
-                upto[r["node"]] = r["v"]
+        before, upto = scraped_at(a_t, b_t)
         return int(sum(v.get("stomp_relay_duplicates_total", 0) - before.get(nid, {}).get("stomp_relay_duplicates_total", 0)
                        for nid, v in upto.items()))
 
