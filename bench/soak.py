@@ -1761,11 +1761,12 @@ def report(rdir, docs, meta, res):
       "(node 0 is never faulted, on purpose, so one node is always judged); a restarted incarnation has no first 5 "
       "minutes. Heap: `jcmd <pid> GC.run` (a full collection), then the heap the JVM prints right after that "
       "collection in the node's `-Xlog:gc+heap=debug` log (`Heap after GC ... (full N)`: `used` in KB, nothing "
-      "allocated since included); threads and RSS from `/proc/<pid>/status`, fds from `/proc/<pid>/fd`. The nodes "
-      "run with `-XX:SoftRefLRUPolicyMSPerMB=0`, so that full collection also clears soft references: otherwise "
-      "caches held softly (Spring's reflection and annotation caches) are cleared only once they have gone unused "
-      "for about a second per free MB of heap, about 8 minutes here, and the heap measured drops once, in the "
-      "first third of the run, by the size of those caches.")
+      "allocated since included); threads and RSS from `/proc/<pid>/status`, fds from `/proc/<pid>/fd`." + (
+          " The nodes run with `-XX:SoftRefLRUPolicyMSPerMB=0`, so that full collection also clears soft references: "
+          "otherwise caches held softly (Spring's reflection and annotation caches) are cleared only once they have "
+          "gone unused for about a second per free MB of heap, about 8 minutes here, and the heap measured drops "
+          "once, in the first third of the run, by the size of those caches."
+          if "SoftRefLRUPolicyMSPerMB=0" in meta.get("jvm_flags", "") else ""))
     w("")
     if has_plot:
         w(f"![heap after GC, threads and fds per node over time]({png_name})")
