@@ -1,5 +1,9 @@
 package io.stomprelay.history;
 
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -47,8 +51,11 @@ class HistoryReceiverTest {
 		}
 	};
 
+	/** The node's clock: the channel is acquired at this instant. */
+	private static final Instant NOW = Instant.parse("2026-12-04T06:00:00Z");
+
 	private final HistoryReceiver receiver = new HistoryReceiver(this.history, this.codec, this.metrics,
-			new HistoryMetrics(this.registry));
+			new HistoryMetrics(this.registry), Clock.fixed(NOW, ZoneOffset.UTC));
 
 	private final List<String> delivered = new ArrayList<>();
 
@@ -102,6 +109,34 @@ class HistoryReceiverTest {
 		this.reads.get(1).completeExceptionally(new IllegalStateException("Redis away"));
 		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)", "e1-9 (lost 3)");
 		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isEqualTo(6);
+	}
+
+	@Test
+	void aStreamThatBeganAfterTheChannelWasAcquiredIsFilledFromItsFirstOffset() {
+		// created on a new master after a failover, before this node listened there
+		String epoch = micros(NOW.plusSeconds(30));
+		receive(epoch, 3);
+		assertThat(this.readRanges).containsExactly(new long[] { 0, 3 });
+		this.reads.get(0).complete(List.of(entry(1), entry(2)));
+		assertThat(this.delivered).containsExactly(epoch + "-1", epoch + "-2", epoch + "-3");
+	}
+
+	@Test
+	void aStreamOlderThanTheChannelStartsWhereTheNodeJoinsIt() {
+		receive(micros(NOW.minusSeconds(60)), 40);
+		assertThat(this.reads).isEmpty();
+		assertThat(this.delivered).hasSize(1);
+	}
+
+	@Test
+	void aStreamBegunWithinTheAllowedClockSkewCountsAsOlder() {
+		receive(micros(NOW.plusSeconds(2)), 7);
+		assertThat(this.reads).isEmpty();
+		assertThat(this.delivered).hasSize(1);
+	}
+
+	private static String micros(Instant at) {
+		return Long.toString(ChronoUnit.MICROS.between(Instant.EPOCH, at));
 	}
 
 	private void receive(String epoch, long offset) {

@@ -1,5 +1,7 @@
 package io.stomprelay.history;
 
+import java.time.Clock;
+
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.relay.EnvelopeCodec;
@@ -54,7 +56,7 @@ public class HistoryConfiguration {
 	@Bean
 	HistoryReceiver historyReceiver(MessageHistory history, EnvelopeCodec codec, RelayMetrics metrics,
 			HistoryMetrics historyMetrics) {
-		return new HistoryReceiver(history, codec, metrics, historyMetrics);
+		return new HistoryReceiver(history, codec, metrics, historyMetrics, Clock.systemUTC());
 	}
 
 	@Bean

@@ -1,5 +1,8 @@
 package io.stomprelay.history;
 
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +28,11 @@ import io.stomprelay.relay.RelayMetrics;
  * <p>{@link #receive} runs on the Redis I/O thread and never blocks: the read is asynchronous and
  * its answer is handed to the {@link Sink} from Lettuce's thread, under the stream's lock, so
  * everything reaches the sink in offset order. Tracking of a channel begins when the node acquires
- * it and ends when it releases it; the first message after that sets the baseline.
+ * it and ends when it releases it; the first message of a stream after that sets the baseline,
+ * unless the stream began after the node acquired the channel (its epoch is Redis's clock at its
+ * first message): then the node should have seen it from offset 1, and a later first offset means
+ * it missed the start (e.g. the stream was created on a new master after a failover before the node
+ * listened there), which it repairs like any jump.
  */
 public class HistoryReceiver implements ChannelTracker {
 
@@ -37,19 +44,32 @@ public class HistoryReceiver implements ChannelTracker {
 
 	private final HistoryMetrics historyMetrics;
 
-	private final ConcurrentHashMap<String, Map<String, Cursor>> channels = new ConcurrentHashMap<>();
+	/**
+	 * How far this node's clock may be behind Redis's: a stream whose epoch is less than this after
+	 * the channel was acquired is taken as older than the channel (its first message sets the
+	 * baseline), never the other way round.
+	 */
+	static final long CLOCK_SKEW_MICROS = 5_000_000;
 
+	private final ConcurrentHashMap<String, Tracked> channels = new ConcurrentHashMap<>();
+
+	private final Clock clock;
+
+	/**
+	 * @param clock when channels are acquired, compared with streams' epochs (Redis's clock)
+	 */
 	public HistoryReceiver(MessageHistory history, EnvelopeCodec codec, RelayMetrics metrics,
-			HistoryMetrics historyMetrics) {
+			HistoryMetrics historyMetrics, Clock clock) {
 		this.history = history;
 		this.codec = codec;
 		this.metrics = metrics;
 		this.historyMetrics = historyMetrics;
+		this.clock = clock;
 	}
 
 	@Override
 	public void open(String channel) {
-		this.channels.putIfAbsent(channel, new ConcurrentHashMap<>());
+		this.channels.putIfAbsent(channel, new Tracked(ChronoUnit.MICROS.between(Instant.EPOCH, this.clock.instant())));
 	}
 
 	@Override
@@ -63,14 +83,14 @@ public class HistoryReceiver implements ChannelTracker {
 	 */
 	public void receive(String channel, StreamPosition position, RelayEnvelope envelope, Sink sink) {
 		Positioned message = new Positioned(position, envelope, 0);
-		Map<String, Cursor> streams = this.channels.get(channel);
-		if (streams == null) {
+		Tracked tracked = this.channels.get(channel);
+		if (tracked == null) {
 			sink.deliver(channel, List.of(message));
 			return;
 		}
 		String user = envelope.kind().perUser() ? envelope.user() : null;
 		HistoryStream stream = this.history.streamOf(user, envelope.destination());
-		Cursor cursor = streams.computeIfAbsent(stream.key(), key -> new Cursor(stream));
+		Cursor cursor = tracked.streams.computeIfAbsent(stream.key(), key -> new Cursor(stream, tracked.openedAtMicros));
 		synchronized (cursor) {
 			if (cursor.waiting != null) {
 				cursor.waiting.add(message);
@@ -87,7 +107,8 @@ public class HistoryReceiver implements ChannelTracker {
 		StreamPosition position = message.position();
 		StreamPosition after;
 		if (last == null) {
-			after = null;
+			after = (position.offset() > 1 && beganAfter(position, cursor.channelOpenedAtMicros))
+					? new StreamPosition(position.epoch(), 0) : null;
 		}
 		else if (last.sameEpoch(position)) {
 			if (position.offset() <= last.offset()) {
@@ -149,9 +170,22 @@ public class HistoryReceiver implements ChannelTracker {
 		}
 	}
 
+	/**
+	 * @return whether the position's epoch (Redis's clock in microseconds when the stream began)
+	 * is clearly after the moment given; {@code false} when the epoch is not a time
+	 */
+	private static boolean beganAfter(StreamPosition position, long micros) {
+		try {
+			return Long.parseLong(position.epoch()) > micros + CLOCK_SKEW_MICROS;
+		}
+		catch (NumberFormatException ex) {
+			return false;
+		}
+	}
+
 	/** @return streams being followed (for tests) */
 	int streams() {
-		return this.channels.values().stream().mapToInt(Map::size).sum();
+		return this.channels.values().stream().mapToInt(tracked -> tracked.streams.size()).sum();
 	}
 
 	/**
@@ -179,17 +213,34 @@ public class HistoryReceiver implements ChannelTracker {
 	public record Positioned(StreamPosition position, RelayEnvelope envelope, long lostBefore) {
 	}
 
+	/** A channel this node holds: since when, and the history streams seen on it. */
+	private static final class Tracked {
+
+		final long openedAtMicros;
+
+		final Map<String, Cursor> streams = new ConcurrentHashMap<>();
+
+		Tracked(long openedAtMicros) {
+			this.openedAtMicros = openedAtMicros;
+		}
+
+	}
+
 	private static final class Cursor {
 
 		final HistoryStream stream;
+
+		/** When the node acquired the channel the stream arrives on (microseconds, this node's clock). */
+		final long channelOpenedAtMicros;
 
 		StreamPosition last;
 
 		/** While a repair is under way: the messages that arrived since, oldest first. */
 		List<Positioned> waiting;
 
-		Cursor(HistoryStream stream) {
+		Cursor(HistoryStream stream, long channelOpenedAtMicros) {
 			this.stream = stream;
+			this.channelOpenedAtMicros = channelOpenedAtMicros;
 		}
 
 	}
