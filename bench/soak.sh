@@ -105,8 +105,12 @@ DOCS="$REPO_DIR/docs"
 [ "${NO_REPORT:-0}" = 1 ] && DOCS=-
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "soak ($REDIS_MODE Redis): ${DURATION}s, seed $SEED, $USERS users x 2 + $ANON anonymous sessions, history on '${HISTORY}'"
+# The nodes run a copy of the jars: a build during the run (./mvnw rewrites target/stomp-relay.jar)
+# would otherwise change the classes under running JVMs, which then fail on classes loaded late.
+JARS=$(mktemp -d "$RESULTS/jars.XXXXXX")
+cp "$REPO_DIR/target/stomp-relay.jar" "$BENCH_DIR/loadgen/target/loadgen.jar" "$JARS/"
 exec "$PY" "$BENCH_DIR/soak.py" run --duration "$DURATION" --seed "$SEED" --users "$USERS" --anon "$ANON" \
-  --jar "$REPO_DIR/target/stomp-relay.jar" --loadgen "$BENCH_DIR/loadgen/target/loadgen.jar" \
+  --jar "$JARS/stomp-relay.jar" --loadgen "$JARS/loadgen.jar" \
   --warmup "${WARMUP:-60}" --quiet-end "${QUIET_END:-150}" --kinds "${KINDS:-all}" \
   --results "$RESULTS" --docs "$DOCS" --secret "$SECRET" --jvm-flags "$JVM_FLAGS" --command "$COMMAND" \
   --history "$HISTORY" --history-size "$HISTORY_SIZE" --history-ttl "$HISTORY_TTL" \
