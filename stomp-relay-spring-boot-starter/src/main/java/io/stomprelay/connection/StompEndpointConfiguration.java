@@ -1,8 +1,14 @@
 package io.stomprelay.connection;
 
 import java.security.Principal;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import io.stomprelay.session.LocalSessionRegistry;
 import jakarta.servlet.http.HttpServletRequestWrapper;
@@ -68,7 +74,8 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 					"List each allowed browser origin explicitly, e.g. https://app.example.com.");
 		}
 		registry.addEndpoint(ENDPOINT)
-			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression()))
+			.setHandshakeHandler(new ExtensionFilteringHandshakeHandler(this.properties.websocket().compression(),
+					this.properties.websocket().handshakeHeaders()))
 			.addInterceptors(this.drain, this.blockingSendTimeout)
 			.setAllowedOrigins(origins.toArray(String[]::new));
 	}
@@ -125,14 +132,14 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	 * CONNECT frame alone ({@link TokenAuthenticationInterceptor}), where the token is verified and
 	 * its expiry ends the session. Returning no user from {@link #determineUser} is not enough on its
 	 * own (the WebSocket session then falls back to the container's user of the upgrade request), so
-	 * the container also sees the upgrade request without one ({@link UserlessUpgradeStrategy}).
+	 * the container also sees the upgrade request without one ({@link SessionUpgradeStrategy}).
 	 */
 	static final class ExtensionFilteringHandshakeHandler extends DefaultHandshakeHandler {
 
 		private final boolean compression;
 
-		ExtensionFilteringHandshakeHandler(boolean compression) {
-			super(new UserlessUpgradeStrategy());
+		ExtensionFilteringHandshakeHandler(boolean compression, List<String> keptHeaders) {
+			super(new SessionUpgradeStrategy(keptHeaders));
 			this.compression = compression;
 		}
 
@@ -151,20 +158,33 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	}
 
 	/**
-	 * Upgrades with the standard (JSR-356) strategy, but shows the container the upgrade request
-	 * without its user, so the WebSocket session has none to fall back on.
+	 * Upgrades with the standard (JSR-356) strategy, but shows the container and Spring's session
+	 * the upgrade request without its user, so the WebSocket session has none to fall back on, and
+	 * with only the header names of {@code stomp-relay.websocket.handshake-headers}: both keep a copy
+	 * of the listed headers for the whole life of every connection (Tomcat's handshake request,
+	 * Spring's handshake headers), which with a browser's cookies and user agent is a large share of
+	 * an idle session's memory. The container still reads the headers the upgrade itself needs
+	 * ({@code Sec-WebSocket-Key}, ...) by name; handshake interceptors ran on the whole request before.
 	 */
-	static final class UserlessUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
+	static final class SessionUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
+
+		private final Set<String> keptHeaders;
+
+		SessionUpgradeStrategy(List<String> keptHeaders) {
+			this.keptHeaders = keptHeaders.stream()
+				.map(name -> name.toLowerCase(Locale.ROOT))
+				.collect(Collectors.toUnmodifiableSet());
+		}
 
 		@Override
 		public void upgrade(ServerHttpRequest request, ServerHttpResponse response, String selectedProtocol,
 				List<WebSocketExtension> selectedExtensions, Principal user, WebSocketHandler wsHandler,
 				Map<String, Object> attributes) {
-			super.upgrade(withoutUser(request), response, selectedProtocol, selectedExtensions, null, wsHandler,
+			super.upgrade(sessionView(request), response, selectedProtocol, selectedExtensions, null, wsHandler,
 					attributes);
 		}
 
-		private static ServerHttpRequest withoutUser(ServerHttpRequest request) {
+		ServerHttpRequest sessionView(ServerHttpRequest request) {
 			if (!(request instanceof ServletServerHttpRequest servlet)) {
 				return request;
 			}
@@ -182,6 +202,18 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 				@Override
 				public boolean isUserInRole(String role) {
 					return false;
+				}
+
+				@Override
+				public Enumeration<String> getHeaderNames() {
+					List<String> names = new ArrayList<>();
+					for (Enumeration<String> all = super.getHeaderNames(); all.hasMoreElements();) {
+						String name = all.nextElement();
+						if (SessionUpgradeStrategy.this.keptHeaders.contains(name.toLowerCase(Locale.ROOT))) {
+							names.add(name);
+						}
+					}
+					return Collections.enumeration(names);
 				}
 			});
 		}

@@ -187,8 +187,13 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param compression whether permessage-deflate is negotiated when a client offers it (off:
 	 * compressing small STOMP frames costs several times the CPU of sending them)
 	 * @param heartbeat the server's STOMP heart-beat interval, both ways
+	 * @param handshakeHeaders the HTTP headers of the WebSocket upgrade request that a session keeps
+	 * for its lifetime ({@code WebSocketSession.getHandshakeHeaders()}); the container and Spring
+	 * would otherwise each keep a copy of all of them (cookies, user agent, ...) for every
+	 * connection. Handshake interceptors still see every header.
 	 */
-	public record WebSocket(@DefaultValue("false") boolean compression, @DefaultValue("10s") Duration heartbeat) {
+	public record WebSocket(@DefaultValue("false") boolean compression, @DefaultValue("10s") Duration heartbeat,
+			@DefaultValue List<String> handshakeHeaders) {
 	}
 
 	/**
