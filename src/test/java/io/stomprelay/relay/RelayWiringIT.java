@@ -83,7 +83,8 @@ class RelayWiringIT {
 		try (RedisTestServer redis = RedisTestServer.start();
 				RelayNode node = RelayNode.start("buffers", redis, "stomp-relay.limits.connection-buffer=2KB")) {
 			ServerContainer container = node.bean("webSocketContainer", ServerContainer.class);
-			assertThat(container.getDefaultMaxTextMessageBufferSize()).isEqualTo(2048);
+			// in chars of two bytes: 2048 bytes
+			assertThat(container.getDefaultMaxTextMessageBufferSize()).isEqualTo(1024);
 			assertThat(container.getDefaultMaxBinaryMessageBufferSize()).isEqualTo(2048);
 			Connector connector = ((TomcatWebServer) node.webServer())
 				.getTomcat()

@@ -48,9 +48,17 @@ final class ConnectionBuffers {
 		this.bytes = (int) bytes;
 	}
 
-	/** The size, in bytes (or chars, for the text message buffer), of each per-connection buffer. */
+	/** The size, in bytes, of each per-connection buffer. */
 	int bytes() {
 		return this.bytes;
+	}
+
+	/**
+	 * The text message buffer's size in chars: Tomcat counts it in chars of two bytes each, so half
+	 * the connection-buffer size keeps it at that many bytes like the others.
+	 */
+	int textChars() {
+		return this.bytes / 2;
 	}
 
 	/**
@@ -80,7 +88,8 @@ final class ConnectionBuffers {
 	}
 
 	/**
-	 * Tomcat's WebSocket container with its message buffers at the connection-buffer size. The size
+	 * Tomcat's WebSocket container with its message buffers at the connection-buffer size (the text
+	 * one counted in chars, see {@link ConnectionBuffers#textChars()}). The size
 	 * is read when the container is configured, not when the bean is created: Spring may create this
 	 * factory bean early, only to learn its type, before the properties can be bound.
 	 */
@@ -94,9 +103,9 @@ final class ConnectionBuffers {
 
 		@Override
 		public void afterPropertiesSet() {
-			int bytes = this.buffers.getObject().bytes();
-			setMaxTextMessageBufferSize(bytes);
-			setMaxBinaryMessageBufferSize(bytes);
+			ConnectionBuffers sizes = this.buffers.getObject();
+			setMaxTextMessageBufferSize(sizes.textChars());
+			setMaxBinaryMessageBufferSize(sizes.bytes());
 			super.afterPropertiesSet();
 		}
 
