@@ -5,10 +5,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
+import java.util.TreeSet;
 
 import io.stomprelay.session.LocalSessionRegistry;
 import jakarta.servlet.http.HttpServletRequestWrapper;
@@ -168,12 +167,11 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	 */
 	static final class SessionUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
 
-		private final Set<String> keptHeaders;
+		/** Header names compare without case, as HTTP's do. */
+		private final Set<String> keptHeaders = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
 
 		SessionUpgradeStrategy(List<String> keptHeaders) {
-			this.keptHeaders = keptHeaders.stream()
-				.map(name -> name.toLowerCase(Locale.ROOT))
-				.collect(Collectors.toUnmodifiableSet());
+			this.keptHeaders.addAll(keptHeaders);
 		}
 
 		@Override
@@ -209,7 +207,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 					List<String> names = new ArrayList<>();
 					for (Enumeration<String> all = super.getHeaderNames(); all.hasMoreElements();) {
 						String name = all.nextElement();
-						if (SessionUpgradeStrategy.this.keptHeaders.contains(name.toLowerCase(Locale.ROOT))) {
+						if (SessionUpgradeStrategy.this.keptHeaders.contains(name)) {
 							names.add(name);
 						}
 					}
