@@ -145,10 +145,6 @@ class ImpatientClientIT {
 	}
 
 	/**
-	 * One client on node A sends 100 chat messages back to back; observers on both nodes subscribed
-	 * beforehand each get 0..99, once each, in order.
-	 */
-	/**
 	 * The reported row: an admin token expiring in 3 s on the WebSocket upgrade, CONNECT without a
 	 * header, then SUBSCRIBE and an authenticated-only SEND at once. The session is anonymous, the
 	 * SEND is refused, and nothing reaches the other node.
@@ -179,6 +175,10 @@ class ImpatientClientIT {
 			.untilAsserted(() -> assertThat(observer.bodies(CHAT)).noneMatch(body -> body.contains("as admin?")));
 	}
 
+	/**
+	 * One client on node A sends 100 chat messages back to back; observers on both nodes subscribed
+	 * beforehand each get 0..99, once each, in order.
+	 */
 	@Test
 	void oneClientsBackToBackChatMessagesArriveInOrderOnBothNodes() {
 		String sender = user("burst");
