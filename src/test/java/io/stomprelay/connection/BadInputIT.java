@@ -104,6 +104,38 @@ class BadInputIT {
 	}
 
 	@Test
+	void binaryFramesFarLargerThanTheBinaryBufferAreAcceptedLikeTextOnes() {
+		String user = "bin-" + UUID.randomUUID().toString().substring(0, 6);
+		RawStompSocket client = connected(user);
+		client.sendBinary(utf8(RawStompSocket.frame("SUBSCRIBE", "", "id:s1", "destination:/topic/chat", "receipt:r1")));
+		await().atMost(Duration.ofSeconds(5)).until(() -> client.firstFrame("RECEIPT") != null);
+		// within the demo chat's 1,000 characters, several times the 256-byte binary buffer each
+		String first = "é".repeat(600) + "€".repeat(300) + "first";
+		String second = "😀".repeat(200) + "x".repeat(500) + "second";
+		// both SENDs (about 4.5 KB) in one binary message, cut in two WebSocket messages in the middle
+		// of a character of the second frame
+		byte[] frames = utf8(chatFrame(first) + chatFrame(second));
+		int cut = utf8(chatFrame(first)).length + 101;
+		client.sendBinary(java.util.Arrays.copyOfRange(frames, 0, cut));
+		client.sendBinary(java.util.Arrays.copyOfRange(frames, cut, frames.length));
+
+		await().atMost(Duration.ofSeconds(5)).until(() -> client.messages("/topic/chat").size() == 2);
+		assertThat(client.firstFrame("ERROR")).isNull();
+		assertThat(client.messages("/topic/chat")).satisfiesExactlyInAnyOrder(
+				m -> assertThat(m).contains("\"text\":\"" + first + "\""),
+				m -> assertThat(m).contains("\"text\":\"" + second + "\""));
+	}
+
+	private static String chatFrame(String text) {
+		return RawStompSocket.frame("SEND", "{\"text\":\"" + text + "\"}", "destination:/app/chat",
+				"content-type:application/json");
+	}
+
+	private static byte[] utf8(String text) {
+		return text.getBytes(StandardCharsets.UTF_8);
+	}
+
+	@Test
 	void floodingClientIsCutForRateAndCounted() {
 		double before = rejections("rate");
 		RawStompSocket flooder = connected(null);

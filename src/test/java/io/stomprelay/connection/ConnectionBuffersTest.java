@@ -25,6 +25,13 @@ class ConnectionBuffersTest {
 	}
 
 	@Test
+	void keepsTheBinaryMessageBufferAtTheMinimumWhateverTheSize() {
+		assertThat(new ConnectionBuffers(1024).binaryBytes()).isEqualTo(256);
+		assertThat(new ConnectionBuffers(65_536).binaryBytes()).isEqualTo(256);
+		assertThat(new ConnectionBuffers(65_536).textChars()).isEqualTo(32_768);
+	}
+
+	@Test
 	void sessionIgnoresSpringsRaiseOfItsMessageBuffers() {
 		WebSocketSession session = mock(WebSocketSession.class);
 		ConnectionBuffers.FixedMessageBufferSession fixed = new ConnectionBuffers.FixedMessageBufferSession(session);

@@ -139,6 +139,12 @@ public final class RawStompSocket implements AutoCloseable {
 		return this;
 	}
 
+	/** Sends one binary WebSocket message as is (STOMP frames as UTF-8 bytes, whole or in parts). */
+	public RawStompSocket sendBinary(byte[] bytes) {
+		this.socket.sendBinary(ByteBuffer.wrap(bytes), true).orTimeout(5, TimeUnit.SECONDS).join();
+		return this;
+	}
+
 	/** Sends a STOMP frame built from a command, header lines and a body. */
 	public RawStompSocket sendFrame(String command, String body, String... headers) {
 		return sendText(frame(command, body, headers));

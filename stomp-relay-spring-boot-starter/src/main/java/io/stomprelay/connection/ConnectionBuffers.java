@@ -15,7 +15,8 @@ import org.springframework.web.socket.server.standard.ServletServerContainerFact
  * {@code stomp-relay.limits.connection-buffer}. With Tomcat's defaults an idle STOMP session costs
  * about 90 KB of heap, almost all of it in these buffers: the socket's read and write buffers, the
  * WebSocket frame input, output and encoder buffers, and the text and binary message buffers (which
- * Spring's STOMP handler would raise to 16.25 KB of chars, i.e. 33 KB). Small buffers cost nothing
+ * Spring's STOMP handler would raise to 16.25 KB of chars, i.e. 33 KB). The binary message buffer is
+ * kept at {@value #MINIMUM} bytes: STOMP clients send text. Small buffers cost nothing
  * in correctness here: the endpoint accepts WebSocket messages in parts, the STOMP decoder assembles
  * frames up to {@code stomp-relay.limits.message-size}, and larger outbound frames are written in
  * several chunks.
@@ -62,6 +63,16 @@ final class ConnectionBuffers {
 	}
 
 	/**
+	 * The binary message buffer's size: {@value #MINIMUM} bytes whatever the connection-buffer size.
+	 * STOMP clients send text frames (stompjs sends binary ones only when asked to); a binary frame
+	 * larger than this still arrives whole, in parts, like a text one, so a full-size buffer would
+	 * only be memory every idle session keeps for a case that hardly occurs.
+	 */
+	int binaryBytes() {
+		return MINIMUM;
+	}
+
+	/**
 	 * Sizes the connector's per-socket application buffers and, unless already set, Tomcat's
 	 * WebSocket buffer property; runs before the connector starts.
 	 */
@@ -88,8 +99,9 @@ final class ConnectionBuffers {
 	}
 
 	/**
-	 * Tomcat's WebSocket container with its message buffers at the connection-buffer size (the text
-	 * one counted in chars, see {@link ConnectionBuffers#textChars()}). The size
+	 * Tomcat's WebSocket container with its text message buffer at the connection-buffer size
+	 * (counted in chars, see {@link ConnectionBuffers#textChars()}) and its binary one at the minimum
+	 * ({@link ConnectionBuffers#binaryBytes()}). The size
 	 * is read when the container is configured, not when the bean is created: Spring may create this
 	 * factory bean early, only to learn its type, before the properties can be bound.
 	 */
@@ -105,7 +117,7 @@ final class ConnectionBuffers {
 		public void afterPropertiesSet() {
 			ConnectionBuffers sizes = this.buffers.getObject();
 			setMaxTextMessageBufferSize(sizes.textChars());
-			setMaxBinaryMessageBufferSize(sizes.bytes());
+			setMaxBinaryMessageBufferSize(sizes.binaryBytes());
 			super.afterPropertiesSet();
 		}
 
