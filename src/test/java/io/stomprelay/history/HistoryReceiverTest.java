@@ -1,6 +1,7 @@
 package io.stomprelay.history;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
@@ -54,8 +55,16 @@ class HistoryReceiverTest {
 	/** The node's clock: the channel is acquired at this instant. */
 	private static final Instant NOW = Instant.parse("2026-12-04T06:00:00Z");
 
+	/** Retries the receiver asked for, with their waits, run only when a test says so. */
+	private final List<Runnable> retries = new ArrayList<>();
+
+	private final List<Duration> retryWaits = new ArrayList<>();
+
 	private final HistoryReceiver receiver = new HistoryReceiver(this.history, this.codec, this.metrics,
-			new HistoryMetrics(this.registry), Clock.fixed(NOW, ZoneOffset.UTC));
+			new HistoryMetrics(this.registry), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofSeconds(1), (wait, task) -> {
+				this.retryWaits.add(wait);
+				this.retries.add(task);
+			});
 
 	private final List<String> delivered = new ArrayList<>();
 
@@ -104,11 +113,48 @@ class HistoryReceiverTest {
 		receive("e1", 5);
 		receive("e1", 9);
 		this.reads.get(0).complete(List.of());
-		// the second hole is found when the waiting message is handed on
+		// the second hole is found when the waiting message is handed on; its reads all fail
 		assertThat(this.reads).hasSize(2);
-		this.reads.get(1).completeExceptionally(new IllegalStateException("Redis away"));
+		failEveryTry();
 		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)", "e1-9 (lost 3)");
 		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isEqualTo(6);
+		// tried again after 50, 100, 200 and 400 ms: 750 ms of the second allowed, the next wait would pass it
+		assertThat(this.retryWaits).containsExactly(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(200),
+				Duration.ofMillis(400));
+	}
+
+	@Test
+	void aReadThatFailsIsTriedAgainWhileNewerMessagesWait() {
+		// the subscriber is back after an outage, the command connection not yet: the first reads fail
+		receive("e1", 7);
+		receive("e2", 13);
+		receive("e2", 14);
+		assertThat(this.readRanges).containsExactly(new long[] { 0, 13 });
+		this.reads.get(0).completeExceptionally(new IllegalStateException("not connected"));
+		this.retries.remove(0).run();
+		this.reads.get(1).completeExceptionally(new IllegalStateException("not connected"));
+		this.retries.remove(0).run();
+		assertThat(this.delivered).containsExactly("e1-7");
+		List<HistoryBatch.Entry> missed = new ArrayList<>();
+		for (long offset = 1; offset <= 12; offset++) {
+			missed.add(entry(offset));
+		}
+		this.reads.get(2).complete(missed);
+
+		assertThat(this.delivered).containsExactly("e1-7", "e2-1", "e2-2", "e2-3", "e2-4", "e2-5", "e2-6", "e2-7", "e2-8",
+				"e2-9", "e2-10", "e2-11", "e2-12", "e2-13", "e2-14");
+		assertThat(this.readRanges).allSatisfy(range -> assertThat(range).containsExactly(0, 13));
+		assertThat(this.retryWaits).containsExactly(Duration.ofMillis(50), Duration.ofMillis(100));
+		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isZero();
+	}
+
+	/** Fails the latest read and every try of it the receiver asks for, until it stops asking. */
+	private void failEveryTry() {
+		this.reads.get(this.reads.size() - 1).completeExceptionally(new IllegalStateException("Redis away"));
+		while (!this.retries.isEmpty()) {
+			this.retries.remove(0).run();
+			this.reads.get(this.reads.size() - 1).completeExceptionally(new IllegalStateException("Redis away"));
+		}
 	}
 
 	@Test

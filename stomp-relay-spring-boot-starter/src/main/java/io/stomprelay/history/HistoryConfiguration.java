@@ -1,6 +1,7 @@
 package io.stomprelay.history;
 
 import java.time.Clock;
+import java.time.Instant;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stomprelay.connection.SessionLanes;
@@ -24,6 +25,7 @@ import org.springframework.context.annotation.ConditionContext;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.core.type.AnnotatedTypeMetadata;
 import org.springframework.messaging.MessageChannel;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 
 /**
  * The message history, present when {@code stomp-relay.history.destinations} names at least one
@@ -53,10 +55,17 @@ public class HistoryConfiguration {
 		return new HistoryMetrics(registry);
 	}
 
+	/**
+	 * A failed read of missed messages is tried again on the relay's scheduler for up to
+	 * {@code stomp-relay.history.recovery-timeout}.
+	 */
 	@Bean
 	HistoryReceiver historyReceiver(MessageHistory history, EnvelopeCodec codec, RelayMetrics metrics,
-			HistoryMetrics historyMetrics) {
-		return new HistoryReceiver(history, codec, metrics, historyMetrics, Clock.systemUTC());
+			HistoryMetrics historyMetrics, StompRelayProperties properties,
+			ThreadPoolTaskScheduler stompRelayScheduler) {
+		return new HistoryReceiver(history, codec, metrics, historyMetrics, Clock.systemUTC(),
+				properties.history().recoveryTimeout(),
+				(wait, task) -> stompRelayScheduler.schedule(task, Instant.now().plus(wait)));
 	}
 
 	@Bean

@@ -1,6 +1,7 @@
 package io.stomprelay.history;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -24,7 +25,10 @@ import io.stomprelay.relay.RelayMetrics;
  * restarted and started a new epoch): the node reads them from the stream and hands them on, in
  * order, before the newer message; messages of that stream arriving meanwhile wait behind them.
  * What the stream no longer has is counted as dropped ({@code missed}) and the next message handed
- * on carries how many were lost before it ({@code stream-gap}).
+ * on carries how many were lost before it ({@code stream-gap}). A read that fails (the node's
+ * command connection is still reconnecting after an outage while its subscriber is already back) is
+ * tried again, after 50 ms and then twice as long each time, for up to {@code readRetryFor}; the
+ * stream's newer messages wait meanwhile. Only then is what could not be read counted as lost.
  * <p>{@link #receive} runs on the Redis I/O thread and never blocks: the read is asynchronous and
  * its answer is handed to the {@link Sink} from Lettuce's thread, under the stream's lock, so
  * everything reaches the sink in offset order. Tracking of a channel begins when the node acquires
@@ -51,15 +55,29 @@ public class HistoryReceiver implements ChannelTracker {
 	 */
 	static final long CLOCK_SKEW_MICROS = 5_000_000;
 
+	/** The wait before a failed read is tried again the first time; it doubles each time. */
+	static final Duration FIRST_RETRY = Duration.ofMillis(50);
+
+	private static final Duration LONGEST_RETRY = Duration.ofSeconds(1);
+
 	private final ConcurrentHashMap<String, Tracked> channels = new ConcurrentHashMap<>();
 
 	private final Clock clock;
 
+	private final Duration readRetryFor;
+
+	private final Later later;
+
 	/**
 	 * @param clock when channels are acquired, compared with streams' epochs (Redis's clock)
+	 * @param readRetryFor how long, in waits between tries, a failed read is tried again before what
+	 * it was to fill is counted as lost
+	 * @param later runs the next try after its wait
 	 */
 	public HistoryReceiver(MessageHistory history, EnvelopeCodec codec, RelayMetrics metrics,
-			HistoryMetrics historyMetrics, Clock clock) {
+			HistoryMetrics historyMetrics, Clock clock, Duration readRetryFor, Later later) {
+		this.readRetryFor = readRetryFor;
+		this.later = later;
 		this.history = history;
 		this.codec = codec;
 		this.metrics = metrics;
@@ -126,9 +144,20 @@ public class HistoryReceiver implements ChannelTracker {
 			return;
 		}
 		cursor.waiting = new ArrayList<>(List.of(message));
-		this.history.between(cursor.stream, after, position.offset())
-			.whenComplete((entries, failure) -> repaired(channel, cursor, after,
-					(failure != null) ? List.of() : entries, sink));
+		read(channel, cursor, after, position.offset(), sink, FIRST_RETRY, this.readRetryFor);
+	}
+
+	/** Reads what is missing; a failed read is tried again while {@code left} allows the wait. */
+	private void read(String channel, Cursor cursor, StreamPosition after, long before, Sink sink, Duration wait,
+			Duration left) {
+		this.history.between(cursor.stream, after, before).whenComplete((entries, failure) -> {
+			if (failure != null && wait.compareTo(left) <= 0) {
+				Duration nextWait = (wait.compareTo(LONGEST_RETRY) < 0) ? wait.multipliedBy(2) : LONGEST_RETRY;
+				this.later.run(wait, () -> read(channel, cursor, after, before, sink, nextWait, left.minus(wait)));
+				return;
+			}
+			repaired(channel, cursor, after, (failure != null) ? List.of() : entries, sink);
+		});
 	}
 
 	private void repaired(String channel, Cursor cursor, StreamPosition after, List<HistoryBatch.Entry> entries,
@@ -186,6 +215,14 @@ public class HistoryReceiver implements ChannelTracker {
 	/** @return streams being followed (for tests) */
 	int streams() {
 		return this.channels.values().stream().mapToInt(tracked -> tracked.streams.size()).sum();
+	}
+
+	/** Runs a task after a wait: how a failed read is tried again. */
+	@FunctionalInterface
+	public interface Later {
+
+		void run(Duration wait, Runnable task);
+
 	}
 
 	/**
