@@ -6,6 +6,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -116,8 +117,8 @@ class BadInputIT {
 		// of a character of the second frame
 		byte[] frames = utf8(chatFrame(first) + chatFrame(second));
 		int cut = utf8(chatFrame(first)).length + 101;
-		client.sendBinary(java.util.Arrays.copyOfRange(frames, 0, cut));
-		client.sendBinary(java.util.Arrays.copyOfRange(frames, cut, frames.length));
+		client.sendBinary(Arrays.copyOfRange(frames, 0, cut));
+		client.sendBinary(Arrays.copyOfRange(frames, cut, frames.length));
 
 		await().atMost(Duration.ofSeconds(5)).until(() -> client.messages("/topic/chat").size() == 2);
 		assertThat(client.firstFrame("ERROR")).isNull();
