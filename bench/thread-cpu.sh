@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Where a cross-node `user` delivery's CPU goes, thread by thread (bench/PROFILE.md item 8).
+#
+#   bash bench/thread-cpu.sh            # 30,000 deliveries/s for 100 s, 15-second windows
+#   RATE=20000 DURATION=60 WINDOW=10 JAR=path/to/stomp-relay.jar bash bench/thread-cpu.sh
+#
+# Starts one redis-server and two product nodes on free loopback ports (JVM flags as bench/run.sh),
+# runs the load generator's `user` workload at one offered rate for one long step, and every WINDOW
+# seconds prints, per node and for Redis, each thread group's CPU (user + system, the system part
+# apart) and context switches, divided by the messages published in the window (each message is
+# one delivery on each node). Needs target/stomp-relay.jar (./mvnw package) and the load generator
+# (built here if missing). Stops only the processes it started, by pid.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+JAR=${JAR:-$REPO_DIR/target/stomp-relay.jar}
+RATE=${RATE:-30000}
+DURATION=${DURATION:-100}
+WINDOW=${WINDOW:-15}
+JVM_FLAGS=${JVM_FLAGS:-"-Xms1g -Xmx4g -XX:+UseG1GC"}
+GEN_FLAGS=${GEN_FLAGS:-"-Xms512m -Xmx2g -XX:+UseG1GC"}
+LOG_DIR=$(mktemp -d /tmp/stomp-relay-thread-cpu.XXXXXX)
+SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
+# shellcheck source=lib/services.sh
+source "$BENCH_DIR/lib/services.sh"
+trap stop_all EXIT
+
+[ -f "$JAR" ] || { echo "no $JAR: run ./mvnw -DskipTests package first" >&2; exit 1; }
+LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
+[ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+
+rp=$(free_port); start_redis "$rp"
+pa=$(free_port); pb=$(free_port)
+JAVA_MAIN=io.stomprelay.StompRelayApplication
+for node in a b; do
+  port=$pa; [ "$node" = b ] && port=$pb
+  launch_java "node-$node" "$port" "$JAR" --spring.data.redis.url="redis://127.0.0.1:$rp" \
+    --stomp-relay.auth.jwt.secret="$SECRET" --stomp-relay.node-id="$node" --stomp-relay.loadtest.enabled=true
+  [ "$node" = a ] && pida=$JAVA_PID || pidb=$JAVA_PID
+done
+await_port node-a "$pa" && await_port node-b "$pb"
+
+java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
+  --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
+  --users 200 --sessions-per-user 2 --workloads user --rates "$RATE" --seconds "$DURATION" --payload 100 \
+  --pids "a=$pida,b=$pidb,redis=$REDIS_PID" --out "$LOG_DIR/results.jsonl" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" &
+gen=$!
+STARTED_PIDS+=("$gen")
+echo "node a = pid $pida, node b = pid $pidb, redis = pid $REDIS_PID; logs in $LOG_DIR"
+messages=$((RATE / 2 * WINDOW))
+sleep 10
+python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t0.json" "$pida" "$pidb" "$REDIS_PID"
+for ((k = 1, t = 10 + WINDOW; t <= DURATION; k++, t += WINDOW)); do
+  sleep "$WINDOW"
+  python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t$k.json" "$pida" "$pidb" "$REDIS_PID"
+  echo "--- $((t - WINDOW))-$t s after the generator started ($messages messages published)"
+  python3 "$BENCH_DIR/thread_cpu.py" diff "$LOG_DIR/t$((k - 1)).json" "$LOG_DIR/t$k.json" "$messages"
+done
+wait "$gen" || true
+grep -E '^\[' "$LOG_DIR/gen.err" || true
