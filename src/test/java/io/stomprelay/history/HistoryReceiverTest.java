@@ -60,11 +60,7 @@ class HistoryReceiverTest {
 
 	private final List<Duration> retryWaits = new ArrayList<>();
 
-	private final HistoryReceiver receiver = new HistoryReceiver(this.history, this.codec, this.metrics,
-			new HistoryMetrics(this.registry), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofSeconds(1), (wait, task) -> {
-				this.retryWaits.add(wait);
-				this.retries.add(task);
-			});
+	private final HistoryReceiver receiver = receiver(Duration.ofSeconds(1));
 
 	private final List<String> delivered = new ArrayList<>();
 
@@ -148,6 +144,19 @@ class HistoryReceiverTest {
 		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isZero();
 	}
 
+	@Test
+	void theWaitBetweenTriesDoublesUpToASecond() {
+		HistoryReceiver patient = receiver(Duration.ofSeconds(4));
+		patient.open(CHANNEL);
+		receive(patient, "e1", 1);
+		receive(patient, "e1", 5);
+		failEveryTry();
+		// 50 + 100 + 200 + 400 + 800 + 1000 + 1000 = 3,550 ms of the 4 s; a further second would pass it
+		assertThat(this.retryWaits).containsExactly(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(200),
+				Duration.ofMillis(400), Duration.ofMillis(800), Duration.ofSeconds(1), Duration.ofSeconds(1));
+		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)");
+	}
+
 	/** Fails the latest read and every try of it the receiver asks for, until it stops asking. */
 	private void failEveryTry() {
 		this.reads.get(this.reads.size() - 1).completeExceptionally(new IllegalStateException("Redis away"));
@@ -185,8 +194,21 @@ class HistoryReceiverTest {
 		return Long.toString(ChronoUnit.MICROS.between(Instant.EPOCH, at));
 	}
 
+	/** A receiver on the node's fixed clock whose retries wait in {@link #retries}. */
+	private HistoryReceiver receiver(Duration readRetryFor) {
+		return new HistoryReceiver(this.history, this.codec, this.metrics, new HistoryMetrics(this.registry),
+				Clock.fixed(NOW, ZoneOffset.UTC), readRetryFor, (wait, task) -> {
+					this.retryWaits.add(wait);
+					this.retries.add(task);
+				});
+	}
+
 	private void receive(String epoch, long offset) {
-		this.receiver.receive(CHANNEL, new StreamPosition(epoch, offset), envelope(), (channel, messages) -> messages
+		receive(this.receiver, epoch, offset);
+	}
+
+	private void receive(HistoryReceiver receiver, String epoch, long offset) {
+		receiver.receive(CHANNEL, new StreamPosition(epoch, offset), envelope(), (channel, messages) -> messages
 			.forEach(m -> this.delivered.add(m.position().epoch() + "-" + m.position().offset()
 					+ ((m.lostBefore() > 0) ? " (lost " + m.lostBefore() + ")" : ""))));
 	}

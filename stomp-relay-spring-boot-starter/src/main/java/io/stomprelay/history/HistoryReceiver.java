@@ -27,8 +27,9 @@ import io.stomprelay.relay.RelayMetrics;
  * What the stream no longer has is counted as dropped ({@code missed}) and the next message handed
  * on carries how many were lost before it ({@code stream-gap}). A read that fails (the node's
  * command connection is still reconnecting after an outage while its subscriber is already back) is
- * tried again, after 50 ms and then twice as long each time, for up to {@code readRetryFor}; the
- * stream's newer messages wait meanwhile. Only then is what could not be read counted as lost.
+ * tried again, after 50 ms and then twice as long each time (at most a second), for up to
+ * {@code readRetryFor}; the stream's newer messages wait meanwhile. Only then is what could not be
+ * read counted as lost.
  * <p>{@link #receive} runs on the Redis I/O thread and never blocks: the read is asynchronous and
  * its answer is handed to the {@link Sink} from Lettuce's thread, under the stream's lock, so
  * everything reaches the sink in offset order. Tracking of a channel begins when the node acquires
@@ -55,8 +56,8 @@ public class HistoryReceiver implements ChannelTracker {
 	 */
 	static final long CLOCK_SKEW_MICROS = 5_000_000;
 
-	/** The wait before a failed read is tried again the first time; it doubles each time. */
-	static final Duration FIRST_RETRY = Duration.ofMillis(50);
+	/** The wait before a failed read is tried again the first time; it doubles, up to a second. */
+	private static final Duration FIRST_RETRY = Duration.ofMillis(50);
 
 	private static final Duration LONGEST_RETRY = Duration.ofSeconds(1);
 
@@ -152,7 +153,8 @@ public class HistoryReceiver implements ChannelTracker {
 			Duration left) {
 		this.history.between(cursor.stream, after, before).whenComplete((entries, failure) -> {
 			if (failure != null && wait.compareTo(left) <= 0) {
-				Duration nextWait = (wait.compareTo(LONGEST_RETRY) < 0) ? wait.multipliedBy(2) : LONGEST_RETRY;
+				Duration doubled = wait.multipliedBy(2);
+				Duration nextWait = (doubled.compareTo(LONGEST_RETRY) < 0) ? doubled : LONGEST_RETRY;
 				this.later.run(wait, () -> read(channel, cursor, after, before, sink, nextWait, left.minus(wait)));
 				return;
 			}
