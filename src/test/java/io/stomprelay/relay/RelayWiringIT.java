@@ -6,7 +6,6 @@ import java.util.List;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.resource.ClientResources;
 import io.stomprelay.StompRelayApplication;
-import io.stomprelay.connection.SessionLanes;
 import io.stomprelay.connection.SessionLimits;
 import io.stomprelay.connection.TokenAuthenticationInterceptor;
 import io.stomprelay.support.RedisTestServer;
@@ -23,7 +22,6 @@ import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.messaging.support.AbstractSubscribableChannel;
 import org.springframework.messaging.support.ChannelInterceptor;
-import org.springframework.messaging.support.ExecutorSubscribableChannel;
 import org.springframework.security.messaging.access.intercept.AuthorizationChannelInterceptor;
 
 import static io.stomprelay.support.ChannelInterceptors.indexOf;
@@ -43,10 +41,6 @@ class RelayWiringIT {
 				.hasAtLeastOneElementOfType(ClusterRelayInterceptor.class);
 			assertThat(interceptors(node.bean("clientOutboundChannel", AbstractSubscribableChannel.class)))
 				.hasAtLeastOneElementOfType(AudienceFilter.class);
-			// each session's messages in publish order, by per-session lanes (not one hand-off per message)
-			assertThat(node.bean("clientOutboundChannel", ExecutorSubscribableChannel.class).getExecutor())
-				.isInstanceOf(SessionLanes.class)
-				.isNotSameAs(node.bean(SessionLanes.class));
 			List<ChannelInterceptor> inbound = interceptors(node.bean("clientInboundChannel", AbstractSubscribableChannel.class));
 			int authentication = indexOf(inbound, TokenAuthenticationInterceptor.class);
 			assertThat(authentication).isNotNegative();
