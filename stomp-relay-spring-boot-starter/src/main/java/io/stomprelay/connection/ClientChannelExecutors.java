@@ -34,8 +34,8 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * Keeps a client that stops reading from holding up everyone else, in two ways:
  * <ul>
  * <li>the client inbound and outbound channels get their own named, bounded pools
- * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); inbound frames and outbound
- * messages run on them in per-session order ({@link SessionLanes}). Without this, Boot hands both
+ * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); inbound frames run on them in
+ * per-session order ({@link SessionLanes}). Without this, Boot hands both
  * channels the only {@code AsyncTaskExecutor} in the context, the two-thread
  * {@code stompRelayScheduler}, and two clients whose socket buffers are full stop every session of
  * the node;</li>
@@ -56,15 +56,11 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 
 	private final SessionLanes inbound;
 
-	private final SessionLanes outbound;
+	private final ThreadPoolTaskExecutor outbound;
 
-	/**
-	 * @param stompRelayOutboundExecutor the threads of the outbound lanes, which are this
-	 * configurer's own (the {@link SessionLanes} bean is the inbound channel's)
-	 */
 	ClientChannelExecutors(SessionLanes stompRelaySessionLanes, ThreadPoolTaskExecutor stompRelayOutboundExecutor) {
 		this.inbound = stompRelaySessionLanes;
-		this.outbound = new SessionLanes(stompRelayOutboundExecutor);
+		this.outbound = stompRelayOutboundExecutor;
 	}
 
 	@Override
@@ -84,16 +80,6 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 		registry.setPreserveReceiveOrder(false);
 	}
 
-	/**
-	 * Each session's outbound messages are written in the order they were handed to the channel,
-	 * one after the other, on the outbound pool. This takes the place of Spring's
-	 * {@code setPreservePublishOrder}, which gives the same order by handing a session's next
-	 * message to the pool only when the one before has been written: a message header copy, a
-	 * callback and a pool hand-off (a thread wake-up) per message, which a profile of the outbound
-	 * threads showed among their largest costs. A lane writes the messages queued behind the
-	 * current one on the same thread. An application that turns {@code setPreservePublishOrder} on
-	 * itself still gets what it asked for.
-	 */
 	@Override
 	public void configureClientOutboundChannel(ChannelRegistration registration) {
 		registration.executor(this.outbound);

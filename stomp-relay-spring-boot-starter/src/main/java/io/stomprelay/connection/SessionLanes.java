@@ -14,12 +14,11 @@ import org.springframework.messaging.simp.SimpMessageHeaderAccessor;
 import org.springframework.messaging.support.MessageHandlingRunnable;
 
 /**
- * The executor of the client inbound channel, and (a second instance) of the client outbound
- * channel: every task that handles a message of one session runs after the tasks of that session's
- * earlier messages have finished, on a shared pool, so one session's frames are handled strictly in
- * the order the client sent them (a SUBSCRIBE before the SEND behind it, an UNSUBSCRIBE after its
- * SUBSCRIBE, a session's end after its start), and written to it in the order they were published,
- * while different sessions run in parallel.
+ * The executor of the client inbound channel: every task that handles a frame of one session runs
+ * after the tasks of that session's earlier frames have finished, on a shared pool, so one
+ * session's frames are handled strictly in the order the client sent them (a SUBSCRIBE before the
+ * SEND behind it, an UNSUBSCRIBE after its SUBSCRIBE, a session's end after its start) while
+ * different sessions run in parallel.
  * <p>Unlike Spring's {@code setPreserveReceiveOrder}, the channel interceptors' {@code preSend}
  * still runs on the thread that read the frame, so a frame refused by authentication, the
  * destination rules or a limit still fails in the STOMP handler and becomes an {@code ERROR} frame
@@ -140,8 +139,8 @@ public class SessionLanes implements TaskExecutor {
 			task.run();
 		}
 		catch (RuntimeException | Error ex) {
-			// The lane goes on with the session's next message whatever one handler did.
-			logger.warn("A message of session {} failed in its handler: {}", lane.session, ex.getClass().getName());
+			// The lane goes on with the session's next frame whatever one handler did.
+			logger.warn("Inbound frame of session {} failed in its handler: {}", lane.session, ex.getClass().getName());
 		}
 		finally {
 			this.current.remove();

@@ -142,8 +142,8 @@ class RelayConfiguration {
 			@Override
 			public void configureMessageBroker(MessageBrokerRegistry registry) {
 				relay.ifAvailable(registry.configureBrokerChannel()::interceptors);
-				// each session gets the messages published to it in the order they were published:
-				// the client outbound channel runs each session's messages in order (ClientChannelExecutors)
+				// each session gets the messages published to it in the order they were published
+				registry.setPreservePublishOrder(true);
 			}
 
 			@Override
