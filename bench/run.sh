@@ -57,11 +57,6 @@ WORK_DIR=$(mktemp -d /tmp/stomp-relay-bench.XXXXXX)
 RESULTS="$RESULTS_DIR/results.jsonl"
 COMMANDS="$RESULTS_DIR/commands.txt"
 SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
-JVM_FLAGS=${JVM_FLAGS:-"-Xms1g -Xmx4g -XX:+UseG1GC"}
-# The generator stamps each message's receive time, so its own GC pauses show as server latency:
-# with G1 it paused 79-181 ms under load on this machine, enough to set a step's p99. ZGC collects
-# concurrently; the same for every system measured.
-GEN_FLAGS=${GEN_FLAGS:-"-Xms2g -Xmx2g -XX:+UseZGC"}
 MEM_JVM_FLAGS=${MEM_JVM_FLAGS:-"-Xms1g -Xmx8g -XX:+UseG1GC"}
 mkdir -p "$LOG_DIR"
 

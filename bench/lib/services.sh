@@ -1,7 +1,15 @@
-# Helpers sourced by bench/run.sh: free ports, start/stop of the servers under test.
+# Helpers sourced by bench/run.sh and bench/thread-cpu.sh: the JVM flags, free ports, start/stop of the servers under test.
 # Every process started here is recorded in STARTED_PIDS and stopped by pid only.
 
 STARTED_PIDS=()
+
+# JVM flags of the servers under test and of the load generator, unless the caller set them: one
+# place for bench/run.sh and bench/thread-cpu.sh, so their figures compare.
+JVM_FLAGS=${JVM_FLAGS:-"-Xms1g -Xmx4g -XX:+UseG1GC"}
+# The generator stamps each message's receive time, so its own GC pauses show as server latency:
+# with G1 it paused 79-181 ms under load on this machine, enough to set a step's p99. ZGC collects
+# concurrently; the same for every system measured.
+GEN_FLAGS=${GEN_FLAGS:-"-Xms2g -Xmx2g -XX:+UseZGC"}
 
 note_cmd() { # appends a command line (secret masked) to $COMMANDS, if set
   [ -n "${COMMANDS:-}" ] && printf '%s\n' "$*" | sed "s/${SECRET:-__none__}/\$SECRET/g" >>"$COMMANDS"
