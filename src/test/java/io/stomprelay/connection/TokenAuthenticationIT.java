@@ -12,6 +12,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.messaging.simp.user.SimpUser;
+import org.springframework.messaging.simp.user.SimpUserRegistry;
+import org.springframework.security.core.GrantedAuthority;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -29,7 +33,7 @@ class TokenAuthenticationIT {
 	@BeforeAll
 	static void start() {
 		redis = RedisTestServer.start();
-		node = RelayNode.start("auth-node", redis);
+		node = RelayNode.start("auth-node", redis, "stomp-relay.auth.jwt.session-claims=tenant");
 	}
 
 	@AfterAll
@@ -43,6 +47,22 @@ class TokenAuthenticationIT {
 		try (RawStompSocket socket = connect("Authorization:Bearer " + TestTokens.valid("olivia", "user"))) {
 			String connected = awaitFrame(socket, "CONNECTED");
 			assertThat(RawStompSocket.header(connected, "user-name")).isEqualTo("olivia");
+		}
+	}
+
+	@Test
+	void theSessionsUserIsTheCompactTokenUserWithOnlyTheConfiguredClaims() {
+		String token = TestTokens.withClaims("pia", Map.of("tenant", "acme", "email", "pia@example.com"));
+		try (RawStompSocket socket = connect("Authorization:Bearer " + token)) {
+			awaitFrame(socket, "CONNECTED");
+			SimpUser user = node.bean(SimpUserRegistry.class).getUser("pia");
+			assertThat(user).isNotNull();
+			assertThat(user.getPrincipal()).isInstanceOfSatisfying(TokenAuthentication.class, principal -> {
+				assertThat(principal.getName()).isEqualTo("pia");
+				assertThat(principal.getAuthorities()).extracting(GrantedAuthority::getAuthority).contains("ROLE_user");
+				assertThat(principal.getClaims()).isEqualTo(Map.of("tenant", "acme"));
+				assertThat(principal.getCredentials()).isNull();
+			});
 		}
 	}
 

@@ -37,12 +37,16 @@ class TokenVerifierTest {
 	private final TokenVerifier verifier = verifier();
 
 	static TokenVerifier verifier() {
+		return verifier(List.of());
+	}
+
+	static TokenVerifier verifier(List<String> sessionClaims) {
 		NimbusJwtDecoder decoder = NimbusJwtDecoder
 			.withSecretKey(new SecretKeySpec(TestTokens.SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256"))
 			.macAlgorithm(MacAlgorithm.HS256)
 			.build();
 		decoder.setJwtValidator(new DelegatingOAuth2TokenValidator<>(new JwtTimestampValidator(Duration.ZERO)));
-		return new TokenVerifier(decoder, JwtVerifierConfiguration.jwtAuthenticationConverter());
+		return new TokenVerifier(decoder, JwtVerifierConfiguration.jwtAuthenticationConverter(), sessionClaims);
 	}
 
 	@Test
@@ -54,6 +58,48 @@ class TokenVerifierTest {
 		// Spring Security 7 adds its own FACTOR_BEARER authority; the roles are the ROLE_ ones
 		assertThat(roles(token)).containsExactlyInAnyOrder("ROLE_user", "ROLE_admin");
 		assertThat(token.expiresAt()).isCloseTo(Instant.now().plus(Duration.ofMinutes(10)), within(Duration.ofMinutes(1)));
+	}
+
+	@Test
+	void theSessionUserKeepsNeitherTheTokenNorItsClaimsByDefault() {
+		String encoded = sign(claims -> claims.subject("alice")
+			.claim("roles", List.of("user"))
+			.claim("tenant", "acme")
+			.expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
+
+		TokenVerifier.VerifiedToken token = this.verifier.verify(encoded);
+
+		assertThat(token.user()).isInstanceOf(TokenAuthentication.class);
+		TokenAuthentication user = (TokenAuthentication) token.user();
+		assertThat(user.getPrincipal()).isEqualTo("alice");
+		assertThat(user.getCredentials()).isNull();
+		assertThat(user.getDetails()).isNull();
+		assertThat(user.getClaims()).isEmpty();
+		assertThat(user.toString()).doesNotContain(encoded).doesNotContain("acme");
+		assertThatThrownBy(() -> user.setAuthenticated(false)).isInstanceOf(IllegalArgumentException.class);
+		assertThat(user.isAuthenticated()).isTrue();
+	}
+
+	@Test
+	void theSessionUserKeepsTheConfiguredClaimsThatTheTokenHas() {
+		Instant expiry = Instant.now().plus(Duration.ofMinutes(10)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+		String encoded = sign(claims -> claims.subject("alice")
+			.claim("tenant", "acme")
+			.claim("groups", List.of("a", "b"))
+			.claim("secret-ish", "not kept")
+			.expiresAt(expiry));
+
+		TokenAuthentication user = (TokenAuthentication) verifier(List.of("tenant", "groups", "exp", "absent"))
+			.verify(encoded)
+			.user();
+
+		assertThat(user.getClaims()).containsOnlyKeys("tenant", "groups", "exp");
+		assertThat(user.getClaim("tenant")).isEqualTo("acme");
+		assertThat(user.getClaim("groups")).isEqualTo(List.of("a", "b"));
+		assertThat(user.getClaim("exp")).isEqualTo(expiry);
+		assertThat(user.getClaim("secret-ish")).isNull();
+		assertThat(user.getClaim("absent")).isNull();
+		assertThat(user.toString()).doesNotContain("acme");
 	}
 
 	@Test

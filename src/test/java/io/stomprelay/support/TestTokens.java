@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import javax.crypto.spec.SecretKeySpec;
 
@@ -62,15 +63,26 @@ public final class TestTokens {
 		return sign(OTHER_SECRET, user, Instant.now().plus(Duration.ofMinutes(10)), "user");
 	}
 
+	/** A valid token for {@code user} (role {@code user}) that also carries {@code extraClaims}. */
+	public static String withClaims(String user, Map<String, Object> extraClaims) {
+		return sign(SECRET, user, Instant.now().plus(Duration.ofMinutes(10)), extraClaims, "user");
+	}
+
 	private static String sign(String secret, String user, Instant expiresAt, String... roles) {
+		return sign(secret, user, expiresAt, Map.of(), roles);
+	}
+
+	private static String sign(String secret, String user, Instant expiresAt, Map<String, Object> extraClaims,
+			String... roles) {
 		NimbusJwtEncoder encoder = new NimbusJwtEncoder(
 				new ImmutableSecret<>(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
-		JwtClaimsSet claims = JwtClaimsSet.builder()
+		JwtClaimsSet.Builder builder = JwtClaimsSet.builder()
 			.subject(user)
 			.issuedAt(expiresAt.isBefore(Instant.now()) ? expiresAt.minusSeconds(60) : Instant.now())
 			.expiresAt(expiresAt)
-			.claim("roles", List.of(roles))
-			.build();
+			.claim("roles", List.of(roles));
+		extraClaims.forEach(builder::claim);
+		JwtClaimsSet claims = builder.build();
 		return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
 			.getTokenValue();
 	}

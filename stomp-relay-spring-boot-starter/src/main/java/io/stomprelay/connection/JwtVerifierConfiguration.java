@@ -124,14 +124,15 @@ class JwtVerifierConfiguration {
 
 	@Bean
 	@ConditionalOnMissingBean
-	TokenVerifier tokenVerifier(ObjectProvider<JwtDecoder> decoder, JwtAuthenticationConverter converter) {
+	TokenVerifier tokenVerifier(ObjectProvider<JwtDecoder> decoder, JwtAuthenticationConverter converter,
+			StompRelayProperties properties) {
 		JwtDecoder available = decoder.getIfAvailable();
 		if (available == null) {
 			throw new StartupCheckException("no JWT verifier is configured.",
 					"Set stomp-relay.auth.jwt.secret (HS256, at least " + MIN_SECRET_BYTES + " bytes), or "
 							+ "spring.security.oauth2.resourceserver.jwt.issuer-uri or jwk-set-uri.");
 		}
-		return new TokenVerifier(available, converter);
+		return new TokenVerifier(available, converter, properties.auth().jwt().sessionClaims());
 	}
 
 }

@@ -1,6 +1,9 @@
 package io.stomprelay.connection;
 
 import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import org.springframework.core.convert.converter.Converter;
 import org.springframework.security.authentication.AbstractAuthenticationToken;
@@ -14,7 +17,9 @@ import org.springframework.security.oauth2.jwt.JwtValidationException;
 /**
  * Verifies a bearer token and turns it into the session's user: name from {@code sub}, authorities
  * {@code ROLE_<role>} from the {@code roles} claim. Signature and expiry are always checked by
- * the {@link JwtDecoder}; a token is never merely decoded.
+ * the {@link JwtDecoder}; a token is never merely decoded. The user is a compact
+ * {@link TokenAuthentication} that keeps the name, the authorities the converter gave and the
+ * claims named in {@code stomp-relay.auth.jwt.session-claims}, not the token.
  */
 public class TokenVerifier {
 
@@ -28,9 +33,20 @@ public class TokenVerifier {
 
 	private final Converter<Jwt, ? extends AbstractAuthenticationToken> authenticationConverter;
 
+	private final List<String> sessionClaims;
+
 	public TokenVerifier(JwtDecoder decoder, Converter<Jwt, ? extends AbstractAuthenticationToken> authenticationConverter) {
+		this(decoder, authenticationConverter, List.of());
+	}
+
+	/**
+	 * @param sessionClaims the claims a session's user keeps ({@link TokenAuthentication#getClaims()})
+	 */
+	public TokenVerifier(JwtDecoder decoder, Converter<Jwt, ? extends AbstractAuthenticationToken> authenticationConverter,
+			List<String> sessionClaims) {
 		this.decoder = decoder;
 		this.authenticationConverter = authenticationConverter;
+		this.sessionClaims = List.copyOf(sessionClaims);
 	}
 
 	/**
@@ -56,7 +72,22 @@ public class TokenVerifier {
 		if (authentication == null) {
 			throw new ClientRejectedException(INVALID_TOKEN);
 		}
-		return new VerifiedToken(authentication, jwt.getExpiresAt());
+		return new VerifiedToken(new TokenAuthentication(authentication.getName(), authentication.getAuthorities(),
+				keptClaims(jwt)), jwt.getExpiresAt());
+	}
+
+	private Map<String, Object> keptClaims(Jwt jwt) {
+		if (this.sessionClaims.isEmpty()) {
+			return Map.of();
+		}
+		Map<String, Object> kept = new LinkedHashMap<>();
+		for (String claim : this.sessionClaims) {
+			Object value = jwt.getClaims().get(claim);
+			if (value != null) {
+				kept.put(claim, value);
+			}
+		}
+		return kept;
 	}
 
 	public JwtDecoder decoder() {
@@ -80,7 +111,7 @@ public class TokenVerifier {
 	/**
 	 * A verified token.
 	 *
-	 * @param user the session user
+	 * @param user the session user, a {@link TokenAuthentication}
 	 * @param expiresAt when the token expires, or {@code null} when it has no {@code exp}
 	 */
 	public record VerifiedToken(Authentication user, Instant expiresAt) {

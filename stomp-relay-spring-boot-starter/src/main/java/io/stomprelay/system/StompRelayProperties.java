@@ -117,8 +117,12 @@ public record StompRelayProperties(String nodeId, @DefaultValue List<String> all
 	 * @param previousSecret the secret being rotated out: tokens signed with it are still accepted
 	 * until it is removed (see docs/SECURITY.md)
 	 * @param clockSkew how long after {@code exp} a token is still accepted
+	 * @param sessionClaims the token claims a session's user keeps for the session's life, for the
+	 * application to read ({@code TokenAuthentication.getClaim(name)}); none by default: a session
+	 * keeps its user name and roles, not the token
 	 */
-	public record Jwt(String secret, String previousSecret, @DefaultValue("0s") Duration clockSkew) {
+	public record Jwt(String secret, String previousSecret, @DefaultValue("0s") Duration clockSkew,
+			@DefaultValue List<String> sessionClaims) {
 	}
 
 	/**
