@@ -29,6 +29,7 @@ class ConnectionBuffersTest {
 		assertThat(new ConnectionBuffers(1024).binaryBytes()).isEqualTo(256);
 		assertThat(new ConnectionBuffers(65_536).binaryBytes()).isEqualTo(256);
 		assertThat(new ConnectionBuffers(65_536).textChars()).isEqualTo(32_768);
+		assertThat(new ConnectionBuffers(65_536).socketWriteBytes()).isEqualTo(256);
 	}
 
 	@Test

@@ -16,7 +16,11 @@ import org.springframework.web.socket.server.standard.ServletServerContainerFact
  * about 90 KB of heap, almost all of it in these buffers: the socket's read and write buffers, the
  * WebSocket frame input, output and encoder buffers, and the text and binary message buffers (which
  * Spring's STOMP handler would raise to 16.25 KB of chars, i.e. 33 KB). The binary message buffer is
- * kept at {@value #MINIMUM} bytes: STOMP clients send text. Small buffers cost nothing
+ * kept at {@value #MINIMUM} bytes: STOMP clients send text. So is the socket's write buffer: once a
+ * connection is a WebSocket, Tomcat writes each frame straight from its WebSocket output buffers
+ * (a gathering write that bypasses the socket's buffer), so only the HTTP responses of the node
+ * (the upgrade's 101, the push API, health) pass through it, in more, smaller writes when they are
+ * larger than it. Small buffers cost nothing
  * in correctness here: the endpoint accepts WebSocket messages in parts, the STOMP decoder assembles
  * frames up to {@code stomp-relay.limits.message-size}, and larger outbound frames are written in
  * several chunks.
@@ -73,14 +77,24 @@ final class ConnectionBuffers {
 	}
 
 	/**
-	 * Sizes the connector's per-socket application buffers and, unless already set, Tomcat's
-	 * WebSocket buffer property; runs before the connector starts.
+	 * The socket write buffer's size: {@value #MINIMUM} bytes whatever the connection-buffer size.
+	 * Tomcat writes WebSocket frames from its own WebSocket buffers with a gathering write that does
+	 * not use this buffer; only HTTP responses go through it.
+	 */
+	int socketWriteBytes() {
+		return MINIMUM;
+	}
+
+	/**
+	 * Sizes the connector's per-socket application buffers (the read buffer at the connection-buffer
+	 * size: Tomcat reads a WebSocket frame at most that much at a time) and, unless already set,
+	 * Tomcat's WebSocket buffer property; runs before the connector starts.
 	 */
 	TomcatConnectorCustomizer connectorCustomizer() {
 		return (Connector connector) -> {
 			applyWebSocketDefault();
 			connector.setProperty("socket.appReadBufSize", Integer.toString(this.bytes));
-			connector.setProperty("socket.appWriteBufSize", Integer.toString(this.bytes));
+			connector.setProperty("socket.appWriteBufSize", Integer.toString(socketWriteBytes()));
 		};
 	}
 
