@@ -42,7 +42,10 @@ public class ChannelInterest {
 			this.trackers.forEach(tracker -> tracker.open(channel));
 		}
 		if (interest.count++ == 0 || interest.subscribed.isCompletedExceptionally()) {
-			interest.subscribed = this.bus.subscribe(channel);
+			// a dependent of the transport's future, not that future itself: once complete it holds
+			// only its outcome, where the transport's (a Lettuce command) would keep the command, its
+			// arguments and output for as long as the channel is held, i.e. for every session's life
+			interest.subscribed = this.bus.subscribe(channel).thenApply(subscribed -> null);
 		}
 		return interest.subscribed;
 	}
