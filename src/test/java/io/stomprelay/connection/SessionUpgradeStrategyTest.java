@@ -1,5 +1,6 @@
 package io.stomprelay.connection;
 
+import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.util.Collections;
 import java.util.List;
@@ -40,6 +41,31 @@ class SessionUpgradeStrategyTest {
 
 		assertThat(view.getHeaders().isEmpty()).isTrue();
 		assertThat(((ServletServerHttpRequest) view).getServletRequest().getHeader("Upgrade")).isEqualTo("websocket");
+	}
+
+	@Test
+	void everySessionGetsTheSameLocalAddressInstanceAndItsOwnRemoteOne() {
+		SessionUpgradeStrategy strategy = new SessionUpgradeStrategy(List.of());
+		ServerHttpRequest first = strategy.sessionView(upgrade());
+		MockHttpServletRequest other = new MockHttpServletRequest("GET", "/ws");
+		other.setRemoteAddr("198.51.100.9");
+		ServerHttpRequest second = strategy.sessionView(new ServletServerHttpRequest(other));
+
+		assertThat(first.getLocalAddress()).isEqualTo(new InetSocketAddress("127.0.0.1", 80))
+			.isSameAs(second.getLocalAddress());
+		assertThat(second.getRemoteAddress().getAddress().getHostAddress()).isEqualTo("198.51.100.9");
+		assertThat(first.getRemoteAddress().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
+	}
+
+	@Test
+	void aNodeOnManyAddressesStillGetsEachRight() {
+		SessionUpgradeStrategy strategy = new SessionUpgradeStrategy(List.of());
+		for (int port = 1; port <= SessionUpgradeStrategy.SHARED_LOCAL_ADDRESSES + 4; port++) {
+			MockHttpServletRequest request = new MockHttpServletRequest("GET", "/ws");
+			request.setLocalPort(port);
+			assertThat(strategy.sessionView(new ServletServerHttpRequest(request)).getLocalAddress().getPort())
+				.isEqualTo(port);
+		}
 	}
 
 	private static ServletServerHttpRequest upgrade() {

@@ -185,7 +185,8 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 	 */
 	static final class BlockingSendTimeout implements HandshakeInterceptor {
 
-		private final long millis;
+		/** Boxed once: every session's attributes (and Tomcat's copy of them) share it. */
+		private final Long millis;
 
 		BlockingSendTimeout(long millis) {
 			this.millis = millis;

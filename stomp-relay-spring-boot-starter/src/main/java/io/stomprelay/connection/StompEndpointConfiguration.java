@@ -1,5 +1,6 @@
 package io.stomprelay.connection;
 
+import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -8,8 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 
 import io.stomprelay.session.LocalSessionRegistry;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import io.stomprelay.system.StartupCheckException;
 import io.stomprelay.system.NodeIdentity;
@@ -167,8 +170,12 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	 */
 	static final class SessionUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
 
+		static final int SHARED_LOCAL_ADDRESSES = 16;
+
 		/** Header names compare without case, as HTTP's do. */
 		private final Set<String> keptHeaders = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+
+		private final Map<String, InetSocketAddress> localAddresses = new ConcurrentHashMap<>();
 
 		SessionUpgradeStrategy(List<String> keptHeaders) {
 			this.keptHeaders.addAll(keptHeaders);
@@ -186,7 +193,35 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 			if (!(request instanceof ServletServerHttpRequest servlet)) {
 				return request;
 			}
-			return new ServletServerHttpRequest(new HttpServletRequestWrapper(servlet.getServletRequest()) {
+			return new ServletServerHttpRequest(withoutUserAndHeaders(servlet.getServletRequest())) {
+				@Override
+				public InetSocketAddress getLocalAddress() {
+					return localAddress(getServletRequest());
+				}
+			};
+		}
+
+		/**
+		 * The node's own address, of which Spring's session keeps a copy: one instance per address
+		 * and port for every session, not a new one each (about 100 bytes per idle session). A
+		 * node listens on few addresses; past {@value #SHARED_LOCAL_ADDRESSES} of them each session
+		 * gets its own again.
+		 */
+		InetSocketAddress localAddress(HttpServletRequest request) {
+			String key = request.getLocalAddr() + " " + request.getLocalPort();
+			InetSocketAddress shared = this.localAddresses.get(key);
+			if (shared != null) {
+				return shared;
+			}
+			InetSocketAddress address = new InetSocketAddress(request.getLocalAddr(), request.getLocalPort());
+			if (this.localAddresses.size() < SHARED_LOCAL_ADDRESSES) {
+				this.localAddresses.putIfAbsent(key, address);
+			}
+			return address;
+		}
+
+		private HttpServletRequest withoutUserAndHeaders(HttpServletRequest request) {
+			return new HttpServletRequestWrapper(request) {
 				@Override
 				public Principal getUserPrincipal() {
 					return null;
@@ -213,7 +248,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 					}
 					return Collections.enumeration(names);
 				}
-			});
+			};
 		}
 
 	}
