@@ -8,6 +8,7 @@ import io.lettuce.core.resource.ClientResources;
 import io.stomprelay.StompRelayApplication;
 import io.stomprelay.connection.SessionLimits;
 import io.stomprelay.connection.TokenAuthenticationInterceptor;
+import io.stomprelay.connection.UpgradeReleasingNioProtocol;
 import io.stomprelay.support.RedisTestServer;
 import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
@@ -91,6 +92,8 @@ class RelayWiringIT {
 				.getTomcat()
 				.getConnector();
 			assertThat(connector.getProperty("socket.appReadBufSize")).hasToString("2048");
+			// upgraded connections do not keep their upgrade's HTTP processor alive
+			assertThat(connector.getProtocolHandler()).isInstanceOf(UpgradeReleasingNioProtocol.class);
 			// WebSocket frames are written around the socket's write buffer: only HTTP responses use it
 			assertThat(connector.getProperty("socket.appWriteBufSize")).hasToString("256");
 			// JVM-wide, so set by whichever node of this test JVM started first

@@ -6,6 +6,8 @@ import io.stomprelay.system.StompRelayProperties;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.tomcat.TomcatConnectorCustomizer;
+import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
@@ -19,7 +21,8 @@ import org.springframework.web.socket.server.standard.ServletServerContainerFact
  * number of subscriptions and of sessions per user ({@link SessionLimits}, which admits every session
  * either way and is therefore wired by {@link ClientChannelExecutors}), the frame size, slow
  * clients and the connect timeout (Spring's WebSocket transport settings), small per-connection
- * buffers ({@link ConnectionBuffers}), and short, safe {@code ERROR} frames for every refused frame
+ * buffers ({@link ConnectionBuffers}) and no HTTP processor kept by an upgraded connection
+ * ({@link UpgradeReleasingNioProtocol}), and short, safe {@code ERROR} frames for every refused frame
  * ({@link SafeStompErrorHandler}) and controller failure ({@link MessagingErrorAdvice}).
  */
 @AutoConfiguration
@@ -67,6 +70,20 @@ class ConnectionLimitsConfiguration {
 	@Bean
 	static TomcatConnectorCustomizer connectionBufferConnectorCustomizer(ConnectionBuffers buffers) {
 		return buffers.connectorCustomizer();
+	}
+
+	/**
+	 * Tomcat's default HTTP/1.1 NIO protocol becomes {@link UpgradeReleasingNioProtocol}, so that a
+	 * WebSocket connection does not keep the HTTP processor of its upgrade alive; an application
+	 * that chose another protocol keeps it.
+	 */
+	@Bean
+	static WebServerFactoryCustomizer<TomcatServletWebServerFactory> upgradeReleasingProtocolCustomizer() {
+		return (factory) -> {
+			if (TomcatServletWebServerFactory.DEFAULT_PROTOCOL.equals(factory.getProtocol())) {
+				factory.setProtocol(UpgradeReleasingNioProtocol.class.getName());
+			}
+		};
 	}
 
 	/**
