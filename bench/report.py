@@ -221,23 +221,41 @@ def main():
         w("")
         w("Idle authenticated STOMP sessions (CONNECT with a JWT, two SUBSCRIBEs, heart-beat 0,0), opened "
           "from several source addresses (127.0.0.2-5). Heap = `jcmd GC.heap_info` used after `jcmd GC.run`; "
-          "RSS from /proc. Per-connection figures are (value - value with 0 connections) / open connections. "
+          "RSS from /proc. *Live* = the bytes of the reachable objects, the total of `jcmd GC.class_histogram` "
+          "(which runs its own full GC); *used* = G1's heap used a second after `jcmd GC.run`, which counts "
+          "each eden region a thread has begun allocating in since as whole (several MB each), so it moves by "
+          "up to ~12 MB between readings. Heap per connection is from live. "
+          "Per-connection figures are (value - value with 0 connections) / open connections. "
           "The second stage is 19,500 rather than 20,000 because this machine's hard `nofile` limit is "
           "20,000 per process and cannot be raised, even as root (the server needs a descriptor per "
           "connection plus its own). Per-connection buffers: `stomp-relay.limits.connection-buffer` "
           "(1 KB by default); the class histogram of each stage is saved with the results.")
         w("")
-        w("| configuration | connections open | heap used after GC (MB) | RSS (MB) | heap KB/connection | RSS KB/connection |")
-        w("|---|---:|---:|---:|---:|---:|")
+        w("| configuration | connections open | live heap (MB) | heap used after GC (MB) | RSS (MB) | "
+          "live heap KB/connection | used heap KB/connection | RSS KB/connection |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
         seen = set()
         for r in mem:
             if r["system"] not in seen:
                 seen.add(r["system"])
-                w(f"| {r['system']} | 0 | {fmt(r['baseline_heap_mb'])} | {fmt(r['baseline_rss_mb'])} | | |")
+                w(f"| {r['system']} | 0 | {fmt(r.get('baseline_heap_live_mb'))} | {fmt(r['baseline_heap_mb'])} | "
+                  f"{fmt(r['baseline_rss_mb'])} | | | |")
             failed = f" ({r['failed']} failed)" if r.get("failed") else ""
-            w(f"| {r['system']} | {fmt(r['open_connections'])}{failed} | {fmt(r['heap_used_after_gc_mb'])} | "
-              f"{fmt(r['rss_mb'])} | {fmt(r['heap_kb_per_connection'])} | {fmt(r['rss_kb_per_connection'])} |")
+            w(f"| {r['system']} | {fmt(r['open_connections'])}{failed} | {fmt(r.get('heap_live_mb'))} | "
+              f"{fmt(r['heap_used_after_gc_mb'])} | {fmt(r['rss_mb'])} | {fmt(r['heap_kb_per_connection'])} | "
+              f"{fmt(r.get('heap_used_kb_per_connection'))} | {fmt(r['rss_kb_per_connection'])} |")
         w("")
+        stages = [r for r in mem if r["system"] == PRODUCT and r.get("open_connections")]
+        if len(stages) >= 2 and stages[-1].get("heap_live_mb") is not None:
+            first, last = stages[0], stages[-1]
+            added = last["open_connections"] - first["open_connections"]
+            if added > 0:
+                w(f"Between the stages ({fmt(first['open_connections'])} to {fmt(last['open_connections'])} "
+                  f"connections), each further connection added "
+                  f"{fmt((last['heap_live_mb'] - first['heap_live_mb']) * 1024 / added)} KB of live heap and "
+                  f"{fmt((last['rss_mb'] - first['rss_mb']) * 1024 / added)} KB of RSS; the per-connection "
+                  f"figures above also carry what the node allocates once, with its first connections.")
+                w("")
         base = mem[0]
         w("JVM flags and extra arguments: " + "; ".join(sorted({f"{r['system']}: `{r.get('jvm_flags', '')}`" for r in mem})) + ".")
         w("")

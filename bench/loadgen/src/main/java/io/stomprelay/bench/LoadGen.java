@@ -600,8 +600,12 @@ public final class LoadGen {
 		int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
 		String jvmFlags = a.getOrDefault("jvm-flags", "");
 
-		double[] base = memory(serverPid);
-		LOG.printf("[idle] baseline heap=%.1f MB rss=%.1f MB%n", base[0], base[1]);
+		Memory base = memory(serverPid);
+		Files.writeString(out.toAbsolutePath().getParent()
+			.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-0.txt"),
+				base.histogram().lines().limit(400).collect(java.util.stream.Collectors.joining("\n")));
+		LOG.printf("[idle] baseline heap=%.1f MB live=%.1f MB rss=%.1f MB%n", base.heapUsedMb(), base.liveMb(),
+				base.rssMb());
 		List<Session> sessions = new ArrayList<>();
 		try (WsClient client = new WsClient(threads, Protocol.STOMP, false, () -> null)) {
 			for (int target : stages) {
@@ -616,12 +620,12 @@ public final class LoadGen {
 				int failed = openAll(client, batch, sourceIps, 200, true, 300);
 				long openMs = (System.nanoTime() - t0) / 1_000_000;
 				Thread.sleep(5000);
-				double[] m = memory(serverPid);
+				Memory m = memory(serverPid);
 				// top of the class histogram, to see what the per-connection heap is made of
-				String histo = jcmd(serverPid, "GC.class_histogram");
+				String histo = m.histogram();
 				Path histoFile = out.toAbsolutePath().getParent()
 					.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-" + target + ".txt");
-				Files.writeString(histoFile, histo.lines().limit(150).collect(java.util.stream.Collectors.joining("\n")));
+				Files.writeString(histoFile, histo.lines().limit(400).collect(java.util.stream.Collectors.joining("\n")));
 				int open = (int) sessions.stream().filter(s -> s.ready.isDone() && !s.ready.isCompletedExceptionally()
 						&& s.channel != null && s.channel.isActive()).count();
 				Map<String, Object> row = new LinkedHashMap<>();
@@ -631,16 +635,22 @@ public final class LoadGen {
 				row.put("open_connections", open);
 				row.put("failed", failed);
 				row.put("open_ms", openMs);
-				row.put("baseline_heap_mb", round(base[0]));
-				row.put("baseline_rss_mb", round(base[1]));
-				row.put("heap_used_after_gc_mb", round(m[0]));
-				row.put("rss_mb", round(m[1]));
-				row.put("heap_kb_per_connection", open == 0 ? null : round((m[0] - base[0]) * 1024 / open));
-				row.put("rss_kb_per_connection", open == 0 ? null : round((m[1] - base[1]) * 1024 / open));
+				row.put("baseline_heap_mb", round(base.heapUsedMb()));
+				row.put("baseline_rss_mb", round(base.rssMb()));
+				row.put("baseline_heap_live_mb", round(base.liveMb()));
+				row.put("heap_used_after_gc_mb", round(m.heapUsedMb()));
+				row.put("heap_live_mb", round(m.liveMb()));
+				row.put("rss_mb", round(m.rssMb()));
+				row.put("heap_kb_per_connection",
+						open == 0 ? null : round((m.liveMb() - base.liveMb()) * 1024 / open));
+				row.put("heap_used_kb_per_connection",
+						open == 0 ? null : round((m.heapUsedMb() - base.heapUsedMb()) * 1024 / open));
+				row.put("rss_kb_per_connection", open == 0 ? null : round((m.rssMb() - base.rssMb()) * 1024 / open));
 				row.put("jvm_flags", jvmFlags);
 				row.put("ts", java.time.Instant.now().toString());
 				emit(out, row);
-				LOG.printf("[idle] %d open (%d failed): heap=%.1f MB rss=%.1f MB%n", open, failed, m[0], m[1]);
+				LOG.printf("[idle] %d open (%d failed): heap=%.1f MB live=%.1f MB rss=%.1f MB%n", open, failed,
+						m.heapUsedMb(), m.liveMb(), m.rssMb());
 			}
 			for (Session s : sessions) {
 				if (s.channel != null) {
@@ -653,20 +663,41 @@ public final class LoadGen {
 
 	private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
 
-	/** {heap used after a full GC in MB, RSS in MB} of a JVM, via jcmd and /proc. */
-	private static double[] memory(long pid) throws Exception {
+	private static final Pattern HISTOGRAM_TOTAL = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)");
+
+	/**
+	 * A JVM's memory, via jcmd and /proc.
+	 *
+	 * @param heapUsedMb G1's heap used a second after a full GC
+	 * @param rssMb the process's resident set
+	 * @param liveMb the bytes of the reachable objects (the class histogram's total)
+	 * @param histogram the class histogram
+	 */
+	record Memory(double heapUsedMb, double rssMb, double liveMb, String histogram) {
+	}
+
+	/**
+	 * "Used" is G1's figure a second after the GC: it counts every eden region a thread has started
+	 * allocating in since as whole (regions of several MB), so it moves by up to ~12 MB from one
+	 * reading to the next. The live figure is the class histogram's total, taken with its own full
+	 * GC: the bytes of the objects that are reachable, which is what a connection costs.
+	 */
+	private static Memory memory(long pid) throws Exception {
 		jcmd(pid, "GC.run");
 		Thread.sleep(1000);
 		String info = jcmd(pid, "GC.heap_info");
 		Matcher m = HEAP_USED.matcher(info);
 		double heap = m.find() ? Long.parseLong(m.group(1)) / 1024.0 : -1;
+		String histogram = jcmd(pid, "GC.class_histogram");
+		Matcher total = HISTOGRAM_TOTAL.matcher(histogram);
+		double live = total.find() ? Long.parseLong(total.group(1)) / (1024.0 * 1024.0) : -1;
 		double rss = -1;
 		for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
 			if (line.startsWith("VmRSS:")) {
 				rss = Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
 			}
 		}
-		return new double[] { heap, rss };
+		return new Memory(heap, rss, live, histogram);
 	}
 
 	private static String jcmd(long pid, String command) throws Exception {
