@@ -167,6 +167,7 @@ class StompEndpointConfiguration implements WebSocketMessageBrokerConfigurer {
 	 * Spring's handshake headers), which with a browser's cookies and user agent is a large share of
 	 * an idle session's memory. The container still reads the headers the upgrade itself needs
 	 * ({@code Sec-WebSocket-Key}, ...) by name; handshake interceptors ran on the whole request before.
+	 * Spring's session also keeps the node's own address: every session gets the same instance.
 	 */
 	static final class SessionUpgradeStrategy extends StandardWebSocketUpgradeStrategy {
 
