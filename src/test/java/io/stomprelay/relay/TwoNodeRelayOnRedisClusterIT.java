@@ -2,10 +2,15 @@ package io.stomprelay.relay;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
 import io.stomprelay.support.RedisClusterTestServer;
 import io.stomprelay.support.RelayCluster;
+import io.stomprelay.support.RelayNode;
 import io.stomprelay.support.StompTestClient;
 import io.stomprelay.support.TestTokens;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,6 +65,23 @@ class TwoNodeRelayOnRedisClusterIT extends TwoNodeRelayIT {
 		finally {
 			clients.forEach(StompTestClient::close);
 		}
+	}
+
+
+	@Test
+	void aStoppingNodeLetsNoTopologyRefreshStartOnTheSharedEventExecutor() {
+		RedisClusterClient client;
+		try (RelayNode stopping = RelayNode.start("stopping",
+				Map.of("spring.data.redis.cluster.nodes", cluster.redisCluster().nodes()))) {
+			client = stopping.bean("relayRedisClient", RedisClusterClient.class);
+			assertThat(((ClusterClientOptions) client.getOptions()).getTopologyRefreshOptions().isPeriodicRefreshEnabled())
+				.isTrue();
+		}
+		// Lettuce reads these for every periodic run and adaptive trigger; a refresh that started
+		// while the shared client resources shut down logged a stack trace (LogHygieneIT caught one)
+		ClusterTopologyRefreshOptions refresh = ((ClusterClientOptions) client.getOptions()).getTopologyRefreshOptions();
+		assertThat(refresh.isPeriodicRefreshEnabled()).isFalse();
+		assertThat(refresh.getAdaptiveRefreshTriggers()).isEmpty();
 	}
 
 }

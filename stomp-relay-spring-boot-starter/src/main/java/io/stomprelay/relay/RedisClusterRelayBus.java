@@ -25,6 +25,8 @@ import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.event.ClusterTopologyChangedEvent;
@@ -521,6 +523,13 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 	@Override
 	public void destroy() {
 		this.closing = true;
+		// No topology refresh may start from here on: Lettuce runs it on the shared event executor,
+		// which the application's client resources shut down after this bus, and a refresh caught
+		// in that shutdown fails with a stack trace in the log. Lettuce reads these options anew for
+		// every periodic run and every adaptive trigger.
+		if (this.client.getOptions() instanceof ClusterClientOptions options) {
+			this.client.setOptions(options.mutate().topologyRefreshOptions(ClusterTopologyRefreshOptions.create()).build());
+		}
 		for (ScheduledFuture<?> task : new ScheduledFuture<?>[] { this.audits, this.pings }) {
 			if (task != null) {
 				task.cancel(false);
