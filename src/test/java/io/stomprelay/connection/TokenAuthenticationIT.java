@@ -2,6 +2,7 @@ package io.stomprelay.connection;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 import io.stomprelay.support.RawStompSocket;
@@ -52,7 +53,11 @@ class TokenAuthenticationIT {
 
 	@Test
 	void theSessionsUserIsTheCompactTokenUserWithOnlyTheConfiguredClaims() {
-		String token = TestTokens.withClaims("pia", Map.of("tenant", "acme", "email", "pia@example.com"));
+		String token = TestTokens.signed(claims -> claims.subject("pia")
+			.expiresAt(Instant.now().plus(Duration.ofMinutes(10)))
+			.claim("roles", List.of("user"))
+			.claim("tenant", "acme")
+			.claim("email", "pia@example.com"));
 		try (RawStompSocket socket = connect("Authorization:Bearer " + token)) {
 			awaitFrame(socket, "CONNECTED");
 			SimpUser user = node.bean(SimpUserRegistry.class).getUser("pia");

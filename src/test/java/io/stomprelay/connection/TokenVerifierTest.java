@@ -5,23 +5,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
-import java.util.function.Consumer;
 
 import javax.crypto.spec.SecretKeySpec;
 
-import com.nimbusds.jose.jwk.source.ImmutableSecret;
 import io.stomprelay.support.TestTokens;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.security.core.GrantedAuthority;
 import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
 import org.springframework.security.oauth2.jose.jws.MacAlgorithm;
-import org.springframework.security.oauth2.jwt.JwsHeader;
-import org.springframework.security.oauth2.jwt.JwtClaimsSet;
-import org.springframework.security.oauth2.jwt.JwtEncoderParameters;
 import org.springframework.security.oauth2.jwt.JwtTimestampValidator;
 import org.springframework.security.oauth2.jwt.NimbusJwtDecoder;
-import org.springframework.security.oauth2.jwt.NimbusJwtEncoder;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -62,7 +56,7 @@ class TokenVerifierTest {
 
 	@Test
 	void theSessionUserKeepsNeitherTheTokenNorItsClaimsByDefault() {
-		String encoded = sign(claims -> claims.subject("alice")
+		String encoded = TestTokens.signed(claims -> claims.subject("alice")
 			.claim("roles", List.of("user"))
 			.claim("tenant", "acme")
 			.expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
@@ -83,7 +77,7 @@ class TokenVerifierTest {
 	@Test
 	void theSessionUserKeepsTheConfiguredClaimsThatTheTokenHas() {
 		Instant expiry = Instant.now().plus(Duration.ofMinutes(10)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-		String encoded = sign(claims -> claims.subject("alice")
+		String encoded = TestTokens.signed(claims -> claims.subject("alice")
 			.claim("tenant", "acme")
 			.claim("groups", List.of("a", "b"))
 			.claim("secret-ish", "not kept")
@@ -112,7 +106,7 @@ class TokenVerifierTest {
 
 	@Test
 	void aTokenWithoutExpiryIsAcceptedWithNoExpiry() {
-		String token = sign(claims -> claims.subject("carol"));
+		String token = TestTokens.signed(claims -> claims.subject("carol"));
 
 		assertThat(this.verifier.verify(token).expiresAt()).isNull();
 	}
@@ -127,7 +121,7 @@ class TokenVerifierTest {
 
 	@Test
 	void aTokenNotYetValidIsRejectedAsInvalid() {
-		String token = sign(claims -> claims.subject("alice")
+		String token = TestTokens.signed(claims -> claims.subject("alice")
 			.notBefore(Instant.now().plus(Duration.ofMinutes(5)))
 			.expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
 
@@ -179,7 +173,7 @@ class TokenVerifierTest {
 
 	@Test
 	void aTokenWithoutSubjectIsRejectedAsInvalid() {
-		String token = sign(claims -> claims.claim("roles", List.of("user"))
+		String token = TestTokens.signed(claims -> claims.claim("roles", List.of("user"))
 			.expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
 
 		assertRejected(token, TokenVerifier.INVALID_TOKEN);
@@ -187,7 +181,7 @@ class TokenVerifierTest {
 
 	@Test
 	void aTokenWithABlankSubjectIsRejectedAsInvalid() {
-		String token = sign(claims -> claims.subject("  ").expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
+		String token = TestTokens.signed(claims -> claims.subject("  ").expiresAt(Instant.now().plus(Duration.ofMinutes(10))));
 
 		assertRejected(token, TokenVerifier.INVALID_TOKEN);
 	}
@@ -218,15 +212,6 @@ class TokenVerifierTest {
 	private void assertRejected(String token, String message) {
 		assertThatThrownBy(() -> this.verifier.verify(token)).isExactlyInstanceOf(ClientRejectedException.class)
 			.hasMessage(message);
-	}
-
-	private static String sign(Consumer<JwtClaimsSet.Builder> claims) {
-		NimbusJwtEncoder encoder = new NimbusJwtEncoder(new ImmutableSecret<>(
-				new SecretKeySpec(TestTokens.SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
-		JwtClaimsSet.Builder builder = JwtClaimsSet.builder().issuedAt(Instant.now().minusSeconds(1));
-		claims.accept(builder);
-		return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), builder.build()))
-			.getTokenValue();
 	}
 
 	private static String base64Url(String json) {

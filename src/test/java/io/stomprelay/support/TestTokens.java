@@ -4,7 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Consumer;
 
 import javax.crypto.spec.SecretKeySpec;
 
@@ -48,11 +48,17 @@ public final class TestTokens {
 
 	/** A token with no {@code exp} claim at all. */
 	public static String withoutExpiry(String user, String... roles) {
-		NimbusJwtEncoder encoder = new NimbusJwtEncoder(
-				new ImmutableSecret<>(new SecretKeySpec(SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
-		JwtClaimsSet claims = JwtClaimsSet.builder().subject(user).issuedAt(Instant.now()).claim("roles", List.of(roles)).build();
-		return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
-			.getTokenValue();
+		return encode(SECRET, JwtClaimsSet.builder().subject(user).issuedAt(Instant.now()).claim("roles", List.of(roles)).build());
+	}
+
+	/**
+	 * A token signed with {@link #SECRET} carrying the claims {@code claims} sets, issued a second
+	 * ago unless it says otherwise; no subject, roles or expiry unless it sets them.
+	 */
+	public static String signed(Consumer<JwtClaimsSet.Builder> claims) {
+		JwtClaimsSet.Builder builder = JwtClaimsSet.builder().issuedAt(Instant.now().minusSeconds(1));
+		claims.accept(builder);
+		return encode(SECRET, builder.build());
 	}
 
 	public static String expired(String user) {
@@ -63,26 +69,18 @@ public final class TestTokens {
 		return sign(OTHER_SECRET, user, Instant.now().plus(Duration.ofMinutes(10)), "user");
 	}
 
-	/** A valid token for {@code user} (role {@code user}) that also carries {@code extraClaims}. */
-	public static String withClaims(String user, Map<String, Object> extraClaims) {
-		return sign(SECRET, user, Instant.now().plus(Duration.ofMinutes(10)), extraClaims, "user");
-	}
-
 	private static String sign(String secret, String user, Instant expiresAt, String... roles) {
-		return sign(secret, user, expiresAt, Map.of(), roles);
-	}
-
-	private static String sign(String secret, String user, Instant expiresAt, Map<String, Object> extraClaims,
-			String... roles) {
-		NimbusJwtEncoder encoder = new NimbusJwtEncoder(
-				new ImmutableSecret<>(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
-		JwtClaimsSet.Builder builder = JwtClaimsSet.builder()
+		return encode(secret, JwtClaimsSet.builder()
 			.subject(user)
 			.issuedAt(expiresAt.isBefore(Instant.now()) ? expiresAt.minusSeconds(60) : Instant.now())
 			.expiresAt(expiresAt)
-			.claim("roles", List.of(roles));
-		extraClaims.forEach(builder::claim);
-		JwtClaimsSet claims = builder.build();
+			.claim("roles", List.of(roles))
+			.build());
+	}
+
+	private static String encode(String secret, JwtClaimsSet claims) {
+		NimbusJwtEncoder encoder = new NimbusJwtEncoder(
+				new ImmutableSecret<>(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256")));
 		return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
 			.getTokenValue();
 	}
