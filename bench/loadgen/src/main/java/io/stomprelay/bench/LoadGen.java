@@ -601,9 +601,7 @@ public final class LoadGen {
 		String jvmFlags = a.getOrDefault("jvm-flags", "");
 
 		Memory base = memory(serverPid);
-		Files.writeString(out.toAbsolutePath().getParent()
-			.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-0.txt"),
-				base.histogram().lines().limit(400).collect(java.util.stream.Collectors.joining("\n")));
+		saveHistogram(out, system, 0, base);
 		LOG.printf("[idle] baseline heap=%.1f MB live=%.1f MB rss=%.1f MB%n", base.heapUsedMb(), base.liveMb(),
 				base.rssMb());
 		List<Session> sessions = new ArrayList<>();
@@ -621,11 +619,7 @@ public final class LoadGen {
 				long openMs = (System.nanoTime() - t0) / 1_000_000;
 				Thread.sleep(5000);
 				Memory m = memory(serverPid);
-				// top of the class histogram, to see what the per-connection heap is made of
-				String histo = m.histogram();
-				Path histoFile = out.toAbsolutePath().getParent()
-					.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-" + target + ".txt");
-				Files.writeString(histoFile, histo.lines().limit(400).collect(java.util.stream.Collectors.joining("\n")));
+				saveHistogram(out, system, target, m);
 				int open = (int) sessions.stream().filter(s -> s.ready.isDone() && !s.ready.isCompletedExceptionally()
 						&& s.channel != null && s.channel.isActive()).count();
 				Map<String, Object> row = new LinkedHashMap<>();
@@ -659,6 +653,16 @@ public final class LoadGen {
 			}
 		}
 		return 0;
+	}
+
+	/**
+	 * Saves the top of a stage's class histogram next to the results, to see what the per-connection
+	 * heap is made of (stage 0: the node before any connection).
+	 */
+	private static void saveHistogram(Path out, String system, int connections, Memory memory) throws IOException {
+		Path file = out.toAbsolutePath().getParent()
+			.resolve("histogram-" + system.replaceAll("[^A-Za-z0-9]+", "_") + "-" + connections + ".txt");
+		Files.writeString(file, memory.histogram().lines().limit(400).collect(java.util.stream.Collectors.joining("\n")));
 	}
 
 	private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
