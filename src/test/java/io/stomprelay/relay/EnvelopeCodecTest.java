@@ -46,6 +46,54 @@ class EnvelopeCodecTest {
 			.containsExactly("x-trace", "x-multi", "x-unicode", "x-empty");
 	}
 
+	/**
+	 * The bytes are the format's own, written field by field with {@code DataOutputStream} (as nodes
+	 * of earlier releases wrote them): nodes of this release and of those relay to each other.
+	 */
+	@Test
+	void theBytesAreThoseOfTheFormatWrittenWithDataOutput() throws java.io.IOException {
+		Map<String, List<String>> headers = new LinkedHashMap<>();
+		headers.put("x-ascii", List.of("abc-123"));
+		headers.put("x-ü€", List.of("ü€😀", "nul\u0000inside", "\u007f\u0080\u07ff\u0800\uffff", ""));
+		RelayEnvelope envelope = new RelayEnvelope("node-ß", "m-€1", MessageKind.USER, "émile",
+				"/user/émile/queue/😀", -5L, null, headers, "payload ü€".getBytes(StandardCharsets.UTF_8));
+
+		java.io.ByteArrayOutputStream raw = new java.io.ByteArrayOutputStream();
+		java.io.DataOutputStream out = new java.io.DataOutputStream(raw);
+		out.write(new byte[] { 'S', 'R', EnvelopeCodec.VERSION, MessageKind.USER.code() });
+		out.writeLong(-5L);
+		out.write(new byte[20]);
+		for (String field : new String[] { "node-ß", "m-€1", "émile", "/user/émile/queue/😀", "" }) {
+			out.writeUTF(field);
+		}
+		out.writeShort(2);
+		out.writeUTF("x-ascii");
+		out.writeShort(1);
+		out.writeUTF("abc-123");
+		out.writeUTF("x-ü€");
+		out.writeShort(4);
+		for (String value : headers.get("x-ü€")) {
+			out.writeUTF(value);
+		}
+		out.writeInt(envelope.payload().length);
+		out.write(envelope.payload());
+
+		assertThat(this.codec.encode(envelope)).isEqualTo(raw.toByteArray());
+		assertSameEnvelope(this.codec.decode(raw.toByteArray()), envelope);
+	}
+
+	@Test
+	void aStringOfExactly65535EncodedBytesIsAcceptedAndOneMoreIsRefused() {
+		String twoByteChars = "é".repeat(32_767) + "x";
+		RelayEnvelope fits = envelope(MessageKind.ALL, Map.of("x-big", List.of(twoByteChars)), new byte[0]);
+		RelayEnvelope tooLong = envelope(MessageKind.ALL, Map.of("x-big", List.of(twoByteChars + "x")), new byte[0]);
+		EnvelopeCodec roomy = new EnvelopeCodec(1024 * 1024);
+
+		assertThat(roomy.decode(roomy.encode(fits)).nativeHeaders().get("x-big")).containsExactly(twoByteChars);
+		assertThatThrownBy(() -> roomy.encode(tooLong)).isExactlyInstanceOf(EnvelopeFormatException.class)
+			.hasMessage("a header or destination is too long");
+	}
+
 	@Test
 	void anEmptyPayloadRoundTrips() {
 		RelayEnvelope original = envelope(MessageKind.ALL, Map.of(), new byte[0]);

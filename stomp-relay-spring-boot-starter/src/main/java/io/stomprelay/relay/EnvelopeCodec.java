@@ -61,45 +61,48 @@ public class EnvelopeCodec {
 	 * the limit, too many headers or values, or a string longer than 65,535 bytes
 	 */
 	public byte[] encode(RelayEnvelope envelope) {
-		if (envelope.nativeHeaders().size() > MAX_HEADERS
-				|| envelope.nativeHeaders().values().stream().anyMatch(values -> values.size() > MAX_HEADERS)) {
+		Map<String, List<String>> headers = envelope.nativeHeaders();
+		if (headers.size() > MAX_HEADERS) {
 			throw new EnvelopeFormatException("too many headers");
 		}
 		if (envelope.payload().length > this.maxEnvelopeBytes) {
 			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
 		}
-		ByteArrayOutputStream bytes = new ByteArrayOutputStream(128 + envelope.payload().length);
-		try (DataOutputStream out = new DataOutputStream(bytes)) {
-			out.writeByte(MAGIC_0);
-			out.writeByte(MAGIC_1);
-			out.writeByte(VERSION);
-			out.writeByte(envelope.kind().code());
-			out.writeLong(envelope.originTimestamp());
-			out.write(new byte[STAMP_LENGTH]);
-			out.writeUTF(envelope.originNode());
-			out.writeUTF(envelope.messageId());
-			out.writeUTF(orEmpty(envelope.user()));
-			out.writeUTF(envelope.destination());
-			out.writeUTF(orEmpty(envelope.contentType()));
-			Map<String, List<String>> headers = envelope.nativeHeaders();
-			out.writeShort(headers.size());
-			for (Map.Entry<String, List<String>> header : headers.entrySet()) {
-				out.writeUTF(header.getKey());
-				out.writeShort(header.getValue().size());
-				for (String value : header.getValue()) {
-					out.writeUTF(value);
-				}
+		String user = orEmpty(envelope.user());
+		String contentType = orEmpty(envelope.contentType());
+		long size = 4 + 8 + STAMP_LENGTH + utfSize(envelope.originNode()) + utfSize(envelope.messageId())
+				+ utfSize(user) + utfSize(envelope.destination()) + utfSize(contentType) + 2;
+		for (Map.Entry<String, List<String>> header : headers.entrySet()) {
+			if (header.getValue().size() > MAX_HEADERS) {
+				throw new EnvelopeFormatException("too many headers");
 			}
-			out.writeInt(envelope.payload().length);
-			out.write(envelope.payload());
+			size += utfSize(header.getKey()) + 2;
+			for (String value : header.getValue()) {
+				size += utfSize(value);
+			}
 		}
-		catch (IOException ex) {
-			throw new EnvelopeFormatException("a header or destination is too long");
-		}
-		if (bytes.size() > this.maxEnvelopeBytes) {
+		size += 4 + envelope.payload().length;
+		if (size > this.maxEnvelopeBytes) {
 			throw new EnvelopeFormatException("larger than " + this.maxEnvelopeBytes + " bytes");
 		}
-		return bytes.toByteArray();
+		ByteBuffer out = ByteBuffer.allocate((int) size);
+		out.put(MAGIC_0).put(MAGIC_1).put(VERSION).put(envelope.kind().code()).putLong(envelope.originTimestamp());
+		out.position(out.position() + STAMP_LENGTH);
+		putUtf(out, envelope.originNode());
+		putUtf(out, envelope.messageId());
+		putUtf(out, user);
+		putUtf(out, envelope.destination());
+		putUtf(out, contentType);
+		out.putShort((short) headers.size());
+		for (Map.Entry<String, List<String>> header : headers.entrySet()) {
+			putUtf(out, header.getKey());
+			out.putShort((short) header.getValue().size());
+			for (String value : header.getValue()) {
+				putUtf(out, value);
+			}
+		}
+		out.putInt(envelope.payload().length).put(envelope.payload());
+		return out.array();
 	}
 
 	public RelayEnvelope decode(byte[] bytes) {
@@ -107,6 +110,49 @@ public class EnvelopeCodec {
 			throw new EnvelopeFormatException("too short");
 		}
 		return decode(bytes, 0);
+	}
+
+	/**
+	 * The bytes {@link java.io.DataOutput#writeUTF} writes for {@code value}, which {@link #decode}
+	 * reads back with {@link DataInputStream#readUTF}: a 2-byte length, then modified UTF-8 (U+0000
+	 * as two bytes, a supplementary character as its two surrogates of three bytes each).
+	 * @throws EnvelopeFormatException when the encoded string is longer than 65,535 bytes
+	 */
+	private static int utfSize(String value) {
+		int length = value.length();
+		int bytes = length;
+		for (int i = 0; i < length; i++) {
+			char c = value.charAt(i);
+			if (c >= 0x800) {
+				bytes += 2;
+			}
+			else if (c >= 0x80 || c == 0) {
+				bytes += 1;
+			}
+		}
+		if (bytes > 0xFFFF) {
+			throw new EnvelopeFormatException("a header or destination is too long");
+		}
+		return 2 + bytes;
+	}
+
+	/** Writes {@code value} as {@link #utfSize} sizes it (which has checked its length). */
+	private static void putUtf(ByteBuffer out, String value) {
+		int lengthAt = out.position();
+		out.position(lengthAt + 2);
+		for (int i = 0, n = value.length(); i < n; i++) {
+			char c = value.charAt(i);
+			if (c != 0 && c < 0x80) {
+				out.put((byte) c);
+			}
+			else if (c < 0x800) {
+				out.put((byte) (0xC0 | (c >> 6))).put((byte) (0x80 | (c & 0x3F)));
+			}
+			else {
+				out.put((byte) (0xE0 | (c >> 12))).put((byte) (0x80 | ((c >> 6) & 0x3F))).put((byte) (0x80 | (c & 0x3F)));
+			}
+		}
+		out.putShort(lengthAt, (short) (out.position() - lengthAt - 2));
 	}
 
 	/**
