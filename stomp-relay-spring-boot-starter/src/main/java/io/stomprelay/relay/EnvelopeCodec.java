@@ -1,9 +1,7 @@
 package io.stomprelay.relay;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -246,14 +244,15 @@ public class EnvelopeCodec {
 	 * writes it) for {@link #isFrom}
 	 */
 	public static byte[] originField(String node) {
-		ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-		try (DataOutputStream out = new DataOutputStream(bytes)) {
-			out.writeUTF(node);
+		ByteBuffer field;
+		try {
+			field = ByteBuffer.allocate(utfSize(node));
 		}
-		catch (IOException ex) {
+		catch (EnvelopeFormatException ex) {
 			throw new IllegalArgumentException("node id too long", ex);
 		}
-		return bytes.toByteArray();
+		putUtf(field, node);
+		return field.array();
 	}
 
 	/**
