@@ -19,6 +19,7 @@ import org.springframework.web.socket.messaging.SessionConnectedEvent;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -74,6 +75,20 @@ class UserRegistryJanitorTest {
 		await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3))
 			.until(() -> this.registry.getUser("alice") != null && this.registry.getUser("alice").getSession("s2") != null
 					&& this.registry.getUser("alice").getSession("s1") == null);
+	}
+
+	@Test
+	void aSessionThatClosesWhileTheNodeStopsIsNotAnError() {
+		this.scheduler.initialize();
+		this.scheduler.shutdown();
+		StaticListableBeanFactory beans = new StaticListableBeanFactory();
+		beans.addBean("userRegistry", this.registry);
+		UserRegistryJanitor janitor = new UserRegistryJanitor(beans.getBeanProvider(SimpUserRegistry.class),
+				this.scheduler);
+		SessionDisconnectEvent disconnect = new SessionDisconnectEvent(this, message(StompCommand.DISCONNECT), "s1",
+				CloseStatus.NORMAL, this.alice);
+
+		assertThatCode(() -> janitor.onApplicationEvent(disconnect)).doesNotThrowAnyException();
 	}
 
 	private Message<byte[]> message(StompCommand command) {

@@ -15,6 +15,7 @@ import org.springframework.messaging.simp.user.SimpSession;
 import org.springframework.messaging.simp.user.SimpUser;
 import org.springframework.messaging.simp.user.SimpUserRegistry;
 import org.springframework.messaging.support.MessageBuilder;
+import org.springframework.core.task.TaskRejectedException;
 import org.springframework.scheduling.TaskScheduler;
 import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.messaging.SessionDisconnectEvent;
@@ -50,7 +51,14 @@ public class UserRegistryJanitor implements ApplicationListener<SessionDisconnec
 			return;
 		}
 		String sessionId = event.getSessionId();
-		this.scheduler.schedule(() -> recheck(registry, user, sessionId), Instant.now().plus(RECHECK_AFTER));
+		try {
+			this.scheduler.schedule(() -> recheck(registry, user, sessionId), Instant.now().plus(RECHECK_AFTER));
+		}
+		catch (TaskRejectedException ex) {
+			// The node is stopping and its scheduler is already shut down: the registry goes with the
+			// context, so there is nothing left to recheck (and Spring would log the rejection with a
+			// stack trace for a session that closed during shutdown).
+		}
 	}
 
 	@SuppressWarnings("unchecked")
