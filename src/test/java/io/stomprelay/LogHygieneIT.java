@@ -31,9 +31,21 @@ class LogHygieneIT {
 		List<String> lines = Files.readAllLines(LOG);
 		System.out.println("log hygiene: checked " + lines.size() + " log lines");
 		assertThat(lines).isNotEmpty();
-		assertThat(lines).noneMatch(line -> STACK_FRAME.matcher(line).matches());
+		assertThat(lines).as(() -> "a stack trace in the log:\n" + firstStackTrace(lines))
+			.noneMatch(line -> STACK_FRAME.matcher(line).matches());
 		assertThat(lines).noneMatch(line -> JWT.matcher(line).find());
 		assertThat(lines).noneMatch(line -> line.contains(TestTokens.SECRET));
+	}
+
+	/** The log line that carries the first stack trace, its exception and first frames, for the report. */
+	private static String firstStackTrace(List<String> lines) {
+		for (int i = 0; i < lines.size(); i++) {
+			if (STACK_FRAME.matcher(lines.get(i)).matches()) {
+				int from = Math.max(0, i - 3);
+				return String.join("\n", lines.subList(from, Math.min(lines.size(), i + 5)));
+			}
+		}
+		return "(none)";
 	}
 
 }

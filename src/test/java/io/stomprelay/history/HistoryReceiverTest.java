@@ -20,6 +20,8 @@ import io.stomprelay.relay.RelayMetrics;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.core.task.TaskRejectedException;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -155,6 +157,23 @@ class HistoryReceiverTest {
 		assertThat(this.retryWaits).containsExactly(Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(200),
 				Duration.ofMillis(400), Duration.ofMillis(800), Duration.ofSeconds(1), Duration.ofSeconds(1));
 		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)");
+	}
+
+	@Test
+	void aNodeThatStopsWhileAReadFailsDeliversWhatWaitsAndCountsTheGap() {
+		HistoryReceiver stopping = new HistoryReceiver(this.history, this.codec, this.metrics,
+				new HistoryMetrics(this.registry), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofSeconds(1),
+				(wait, task) -> {
+					throw new TaskRejectedException("scheduler shut down");
+				});
+		stopping.open(CHANNEL);
+		receive(stopping, "e1", 1);
+		receive(stopping, "e1", 5);
+		receive(stopping, "e1", 6);
+
+		this.reads.get(0).completeExceptionally(new IllegalStateException("Redis away"));
+		assertThat(this.delivered).containsExactly("e1-1", "e1-5 (lost 3)", "e1-6");
+		assertThat(this.metrics.droppedCount(DropReason.MISSED)).isEqualTo(3);
 	}
 
 	/** Fails the latest read and every try of it the receiver asks for, until it stops asking. */

@@ -123,13 +123,20 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 		return new SessionLimits(node.id(), properties.limits(), registry, sessions);
 	}
 
-	/** Timers: heart-beats, token expiry, the relay's housekeeping. */
+	/**
+	 * Timers: heart-beats, token expiry, the relay's housekeeping. It keeps taking tasks after the
+	 * context starts closing (Spring's schedulers refuse them from then on by default), because the
+	 * node's own stop runs after that moment and still needs it: sessions close during the drain,
+	 * a Redis connection comes back while presence is being left. It stops with its own destruction,
+	 * after every bean that uses it.
+	 */
 	@Bean
 	static ThreadPoolTaskScheduler stompRelayScheduler() {
 		ThreadPoolTaskScheduler scheduler = new ThreadPoolTaskScheduler();
 		scheduler.setPoolSize(2);
 		scheduler.setThreadNamePrefix("stomp-relay-scheduler-");
 		scheduler.setRemoveOnCancelPolicy(true);
+		scheduler.setAcceptTasksAfterContextClose(true);
 		return scheduler;
 	}
 

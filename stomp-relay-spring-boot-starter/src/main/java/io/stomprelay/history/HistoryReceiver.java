@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 
 import io.stomprelay.relay.ChannelTracker;
 import io.stomprelay.relay.DropReason;
@@ -155,8 +156,13 @@ public class HistoryReceiver implements ChannelTracker {
 			if (failure != null && wait.compareTo(left) <= 0) {
 				Duration doubled = wait.multipliedBy(2);
 				Duration nextWait = (doubled.compareTo(LONGEST_RETRY) < 0) ? doubled : LONGEST_RETRY;
-				this.later.run(wait, () -> read(channel, cursor, after, before, sink, nextWait, left.minus(wait)));
-				return;
+				try {
+					this.later.run(wait, () -> read(channel, cursor, after, before, sink, nextWait, left.minus(wait)));
+					return;
+				}
+				catch (RejectedExecutionException ex) {
+					// the node is stopping: what waits is delivered now and the gap counted, as after the last try
+				}
 			}
 			repaired(channel, cursor, after, (failure != null) ? List.of() : entries, sink);
 		});

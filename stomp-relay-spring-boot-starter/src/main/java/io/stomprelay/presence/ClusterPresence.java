@@ -18,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.context.SmartLifecycle;
+import org.springframework.core.task.TaskRejectedException;
 import org.springframework.scheduling.TaskScheduler;
 
 /**
@@ -152,11 +153,21 @@ public class ClusterPresence implements ConnectAdmission, LocalSessionRegistry.L
 		}
 	}
 
-	/** Redis is reachable again: write every live session again without waiting for the next beat. */
+	/**
+	 * Redis is reachable again: write every live session again without waiting for the next beat.
+	 * Called on a Lettuce event loop, so it never throws: a scheduler that has already stopped means
+	 * the node is going away, and the next start writes everything anyway.
+	 */
 	public void reconnected() {
 		this.resyncNeeded.set(true);
-		if (this.running) {
+		if (!this.running) {
+			return;
+		}
+		try {
 			this.scheduler.schedule(this::beat, Instant.now());
+		}
+		catch (TaskRejectedException ex) {
+			logger.debug("Node {}: not resyncing the cluster presence, the node is stopping", this.nodeId);
 		}
 	}
 
