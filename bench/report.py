@@ -325,8 +325,11 @@ def all_systems(w, systems, steps, summaries, rb):
     w("## All systems, this run")
     w("")
     w("Peak = the highest offered rate with 0 lost, 0 duplicated and p99 < 100 ms. *Lost* counts "
-      "every message expected and never received, over all steps of that system (passing steps and "
-      "the failing ones above the peak).")
+      "every message expected and not received by the time the generator stops waiting for a step "
+      "(5 s after the publisher's last message), over all steps of that system (passing steps and "
+      "the failing ones above the peak). In an overloaded step whose backlog is longer than that "
+      "wait, messages still on their way count as lost; whether a node dropped any is in its log "
+      "(`dropped N message(s) ... reason=`) and its `stomp_relay_dropped_total`.")
     w("")
     w("| system | `user` peak deliveries/s | `user` p99 at half peak (ms) | `topic` peak deliveries/s | "
       "`topic` p99 at half peak (ms) | lost up to the peaks | lost above the peaks |")
