@@ -41,10 +41,7 @@ class UserRegistryJanitorTest {
 	@Test
 	void aConnectedEventThatCameAfterTheDisconnectDoesNotLeaveTheSessionBehind() {
 		this.scheduler.initialize();
-		StaticListableBeanFactory beans = new StaticListableBeanFactory();
-		beans.addBean("userRegistry", this.registry);
-		UserRegistryJanitor janitor = new UserRegistryJanitor(beans.getBeanProvider(SimpUserRegistry.class),
-				this.scheduler);
+		UserRegistryJanitor janitor = janitor();
 		SessionDisconnectEvent disconnect = new SessionDisconnectEvent(this, message(StompCommand.DISCONNECT), "s1",
 				CloseStatus.PROTOCOL_ERROR, this.alice);
 
@@ -60,10 +57,7 @@ class UserRegistryJanitorTest {
 	@Test
 	void aSessionThatReallyEndedIsLeftAsItIs() {
 		this.scheduler.initialize();
-		StaticListableBeanFactory beans = new StaticListableBeanFactory();
-		beans.addBean("userRegistry", this.registry);
-		UserRegistryJanitor janitor = new UserRegistryJanitor(beans.getBeanProvider(SimpUserRegistry.class),
-				this.scheduler);
+		UserRegistryJanitor janitor = janitor();
 		this.registry.onApplicationEvent(new SessionConnectedEvent(this, message(StompCommand.CONNECTED), this.alice));
 		Message<byte[]> other = message(StompCommand.CONNECTED, "s2");
 		this.registry.onApplicationEvent(new SessionConnectedEvent(this, other, this.alice));
@@ -81,14 +75,18 @@ class UserRegistryJanitorTest {
 	void aSessionThatClosesWhileTheNodeStopsIsNotAnError() {
 		this.scheduler.initialize();
 		this.scheduler.shutdown();
-		StaticListableBeanFactory beans = new StaticListableBeanFactory();
-		beans.addBean("userRegistry", this.registry);
-		UserRegistryJanitor janitor = new UserRegistryJanitor(beans.getBeanProvider(SimpUserRegistry.class),
-				this.scheduler);
+		UserRegistryJanitor janitor = janitor();
 		SessionDisconnectEvent disconnect = new SessionDisconnectEvent(this, message(StompCommand.DISCONNECT), "s1",
 				CloseStatus.NORMAL, this.alice);
 
 		assertThatCode(() -> janitor.onApplicationEvent(disconnect)).doesNotThrowAnyException();
+	}
+
+	/** The janitor of {@link #registry}, rechecking on {@link #scheduler}. */
+	private UserRegistryJanitor janitor() {
+		StaticListableBeanFactory beans = new StaticListableBeanFactory();
+		beans.addBean("userRegistry", this.registry);
+		return new UserRegistryJanitor(beans.getBeanProvider(SimpUserRegistry.class), this.scheduler);
 	}
 
 	private Message<byte[]> message(StompCommand command) {

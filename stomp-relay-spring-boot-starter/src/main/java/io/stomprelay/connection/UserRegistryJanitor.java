@@ -55,9 +55,10 @@ public class UserRegistryJanitor implements ApplicationListener<SessionDisconnec
 			this.scheduler.schedule(() -> recheck(registry, user, sessionId), Instant.now().plus(RECHECK_AFTER));
 		}
 		catch (TaskRejectedException ex) {
-			// The node is stopping and its scheduler is already shut down: the registry goes with the
+			// The scheduler takes tasks through the node's stop (stompRelayScheduler), so this is a
+			// session closing after the scheduler itself was destroyed: the registry goes with the
 			// context, so there is nothing left to recheck (and Spring would log the rejection with a
-			// stack trace for a session that closed during shutdown).
+			// stack trace).
 		}
 	}
 
