@@ -11,8 +11,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import io.lettuce.core.RedisCommandTimeoutException;
-import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.stomprelay.system.StartupCheckException;
 
 import org.springframework.beans.factory.DisposableBean;
@@ -60,23 +58,14 @@ public interface RedisBackedRelayBus extends RelayBus, DisposableBean {
 	}
 
 	/**
-	 * Runs a Lua script on the connection that publishes, so what the script publishes keeps its
-	 * place among this node's other publishes on the same channel; on a Redis Cluster it goes to the
-	 * master of its first key's slot. Never blocks.
+	 * Runs a Lua script on the connection that publishes, behind this node's publishes handed in
+	 * before it, so what the script publishes keeps its place among this node's other publishes on
+	 * the same channel; on a Redis Cluster it goes to the master of its first key's slot. Never
+	 * blocks.
 	 * @param keys the keys the script touches, all in one slot
 	 * @return completes with the script's reply (nested lists, byte arrays and longs)
 	 */
-	default CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
-		try {
-			return publishing().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args).toCompletableFuture();
-		}
-		catch (RuntimeException ex) {
-			return CompletableFuture.failedFuture(ex);
-		}
-	}
-
-	/** @return the commands of the connection that publishes */
-	RedisClusterAsyncCommands<byte[], byte[]> publishing();
+	CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args);
 
 	/**
 	 * @return the command a script publishes a relay message with: {@code PUBLISH}, or on a Redis

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
@@ -192,12 +192,16 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 		}
 	}
 
-	/**
-	 * Subscribes on the master that owns the channel's slot; completes once that master confirmed.
-	 */
 	@Override
-	public RedisClusterAsyncCommands<byte[], byte[]> publishing() {
-		return this.publisher.async();
+	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
+		try {
+			return this.publisher.async()
+				.<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args)
+				.toCompletableFuture();
+		}
+		catch (RuntimeException ex) {
+			return CompletableFuture.failedFuture(ex);
+		}
 	}
 
 	@Override
@@ -205,6 +209,9 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 		return "SPUBLISH";
 	}
 
+	/**
+	 * Subscribes on the master that owns the channel's slot; completes once that master confirmed.
+	 */
 	@Override
 	public CompletableFuture<Void> subscribe(String channel) {
 		this.unconfirmedReleases.remove(channel);

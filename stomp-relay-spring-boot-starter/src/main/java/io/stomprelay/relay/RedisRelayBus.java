@@ -19,7 +19,6 @@ import io.netty.util.concurrent.EventExecutorGroup;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -32,7 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes, one subscribes.
+ * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes (through a
+ * {@link PublishPipeline}), one subscribes.
  * Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
  * a publish never blocks a client thread. Losing and regaining Redis is logged once each, with the
  * node id.
@@ -64,6 +64,9 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 	private final StatefulRedisConnection<byte[], byte[]> publisher;
 
 	private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
+
+	/** Everything that publishes, in batches that form under load. */
+	private final PublishPipeline pipeline;
 
 	private final String nodeId;
 
@@ -116,6 +119,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 					"Start Redis or point the node at it with spring.data.redis.url (env SPRING_DATA_REDIS_URL) "
 							+ "or spring.data.redis.host / port.", ex);
 		}
+		this.pipeline = new PublishPipeline(this.publisher);
 		this.subscriber.addListener(new RedisPubSubAdapter<>() {
 			@Override
 			public void message(byte[] channel, byte[] message) {
@@ -160,17 +164,12 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 
 	@Override
 	public CompletableFuture<Long> publish(String channel, byte[] message) {
-		try {
-			return this.publisher.async().publish(bytes(channel), message).toCompletableFuture();
-		}
-		catch (RuntimeException ex) {
-			return CompletableFuture.failedFuture(ex);
-		}
+		return this.pipeline.publish(bytes(channel), message);
 	}
 
 	@Override
-	public RedisClusterAsyncCommands<byte[], byte[]> publishing() {
-		return this.publisher.async();
+	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
+		return this.pipeline.eval(script.getBytes(StandardCharsets.UTF_8), keys, args);
 	}
 
 	@Override
