@@ -164,7 +164,7 @@ final class FrameHandler extends SimpleChannelInboundHandler<WebSocketFrame> {
 		long runId = numberAfter(s, "run", from);
 		long seq = numberAfter(s, "seq", from);
 		long sent = numberAfter(s, "sent", from);
-		run.onDelivery(this.session.index, runId, seq, sent, recv);
+		run.onDelivery(this.session.index, this.session.node, runId, seq, sent, recv);
 	}
 
 	/** The first unsigned integer after {@code key} (skipping quotes, colons, escapes), or -1. */

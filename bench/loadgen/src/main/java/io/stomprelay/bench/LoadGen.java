@@ -128,7 +128,9 @@ public final class LoadGen {
 				String user = "u" + u;
 				String token = Jwt.hs256(secret, user, List.of("USER"), 3600);
 				for (int k = 0; k < perUser; k++) {
-					sessions.add(new Session(sessions.size(), user, token, ws[k % ws.length]));
+					Session session = new Session(sessions.size(), user, token, ws[k % ws.length]);
+					session.node = k % ws.length;
+					sessions.add(session);
 				}
 			}
 			long t0 = System.nanoTime();
@@ -304,6 +306,12 @@ public final class LoadGen {
 		r.put("p99_ms", ms(h.getValueAtPercentile(99)));
 		r.put("p999_ms", ms(h.getValueAtPercentile(99.9)));
 		r.put("max_ms", ms(h.getMaxValue()));
+		Map<String, Object> p99ByNode = new LinkedHashMap<>();
+		run.mergedByNode().forEach((node, nodeHistogram) -> p99ByNode.put(Integer.toString(node),
+				ms(nodeHistogram.getValueAtPercentile(99))));
+		if (p99ByNode.size() > 1) { // the latency of the deliveries of each node's sessions (0 = the publishing node)
+			r.put("p99_ms_by_node", p99ByNode);
+		}
 		double p99 = h.getValueAtPercentile(99) / 1000.0;
 		boolean ok = expected > 0 && received == expected && dups == 0 && sent >= planned && p99 < maxP99Ms;
 		r.put("ok", ok);

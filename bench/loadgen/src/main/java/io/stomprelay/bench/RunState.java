@@ -15,6 +15,9 @@ final class RunState {
 	/** Latencies in microseconds, up to one minute, 3 significant digits. */
 	static final long MAX_LATENCY_MICROS = 60_000_000L;
 
+	/** Nodes whose sessions' latencies are kept apart (more are counted in the total only). */
+	private static final int MAX_NODES = 8;
+
 	final long runId;
 	final long[] lastSeq;
 	final long[] received;
@@ -27,6 +30,14 @@ final class RunState {
 	volatile long firstRecvNanos;
 	volatile long lastRecvNanos;
 	final Queue<Histogram> histograms = new ConcurrentLinkedQueue<>();
+	/** The same latencies by the node of the receiving session: per thread, one histogram per node. */
+	private final Queue<Histogram[]> nodeHistograms = new ConcurrentLinkedQueue<>();
+	private final ThreadLocal<Histogram[]> byNode = ThreadLocal.withInitial(() -> {
+		Histogram[] h = new Histogram[MAX_NODES];
+		this.nodeHistograms.add(h);
+		return h;
+	});
+
 	private final ThreadLocal<Histogram> histogram = ThreadLocal.withInitial(() -> {
 		Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
 		this.histograms.add(h);
@@ -57,8 +68,8 @@ final class RunState {
 		}
 	}
 
-	/** Called on the session's event loop for every delivery. */
-	void onDelivery(int session, long run, long seq, long sentMicros, long recvMicros) {
+	/** Called on the session's event loop for every delivery; {@code node} is the session's node. */
+	void onDelivery(int session, int node, long run, long seq, long sentMicros, long recvMicros) {
 		if (run != this.runId || seq < 0 || seq > Integer.MAX_VALUE) {
 			this.stale.increment();
 			return;
@@ -82,12 +93,32 @@ final class RunState {
 		}
 		long latency = Math.max(0, Math.min(MAX_LATENCY_MICROS, recvMicros - sentMicros));
 		this.histogram.get().recordValue(latency);
+		if (node >= 0 && node < MAX_NODES) {
+			Histogram[] nodes = this.byNode.get();
+			if (nodes[node] == null) {
+				nodes[node] = new Histogram(MAX_LATENCY_MICROS, 3);
+			}
+			nodes[node].recordValue(latency);
+		}
 		long now = System.nanoTime();
 		if (this.firstRecvNanos == 0) {
 			this.firstRecvNanos = now;
 		}
 		this.lastRecvNanos = now;
 		this.total.increment();
+	}
+
+	/** The per-thread histograms of each node's sessions merged, by node index. */
+	java.util.SortedMap<Integer, Histogram> mergedByNode() {
+		java.util.SortedMap<Integer, Histogram> merged = new java.util.TreeMap<>();
+		for (Histogram[] perThread : this.nodeHistograms) {
+			for (int node = 0; node < perThread.length; node++) {
+				if (perThread[node] != null) {
+					merged.computeIfAbsent(node, n -> new Histogram(MAX_LATENCY_MICROS, 3)).add(perThread[node]);
+				}
+			}
+		}
+		return merged;
 	}
 
 	/** All per-thread histograms merged. */

@@ -10,6 +10,9 @@ final class Session {
 	final String user;
 	final String token;
 	final String url;
+
+	/** Which of the generator's node URLs it is connected to (0 = the first, the publishing node). */
+	volatile int node;
 	final CompletableFuture<Void> ready = new CompletableFuture<>();
 	volatile Channel channel;
 
