@@ -90,9 +90,7 @@ final class PublishPipeline {
 			}
 			this.onTheWire = true;
 		}
-		List<AsyncCommand<byte[], byte[], ?>> batch = new ArrayList<>(1);
-		batch.add(command);
-		if (!write(batch)) {
+		if (!write(List.of(command))) {
 			next();
 		}
 		return command;
