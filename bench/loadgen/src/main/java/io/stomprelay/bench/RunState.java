@@ -1,7 +1,11 @@
 package io.stomprelay.bench;
 
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Queue;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
@@ -15,9 +19,6 @@ final class RunState {
 	/** Latencies in microseconds, up to one minute, 3 significant digits. */
 	static final long MAX_LATENCY_MICROS = 60_000_000L;
 
-	/** Nodes whose sessions' latencies are kept apart (more are counted in the total only). */
-	private static final int MAX_NODES = 8;
-
 	final long runId;
 	final long[] lastSeq;
 	final long[] received;
@@ -29,17 +30,10 @@ final class RunState {
 	final long startNanos = System.nanoTime();
 	volatile long firstRecvNanos;
 	volatile long lastRecvNanos;
-	final Queue<Histogram> histograms = new ConcurrentLinkedQueue<>();
-	/** The same latencies by the node of the receiving session: per thread, one histogram per node. */
-	private final Queue<Histogram[]> nodeHistograms = new ConcurrentLinkedQueue<>();
-	private final ThreadLocal<Histogram[]> byNode = ThreadLocal.withInitial(() -> {
-		Histogram[] h = new Histogram[MAX_NODES];
-		this.nodeHistograms.add(h);
-		return h;
-	});
-
-	private final ThreadLocal<Histogram> histogram = ThreadLocal.withInitial(() -> {
-		Histogram h = new Histogram(MAX_LATENCY_MICROS, 3);
+	/** Per thread, the latencies by the node of the receiving session; merged after a barrier. */
+	private final Queue<Map<Integer, Histogram>> histograms = new ConcurrentLinkedQueue<>();
+	private final ThreadLocal<Map<Integer, Histogram>> byNode = ThreadLocal.withInitial(() -> {
+		Map<Integer, Histogram> h = new HashMap<>();
 		this.histograms.add(h);
 		return h;
 	});
@@ -92,14 +86,7 @@ final class RunState {
 			this.completed.increment();
 		}
 		long latency = Math.max(0, Math.min(MAX_LATENCY_MICROS, recvMicros - sentMicros));
-		this.histogram.get().recordValue(latency);
-		if (node >= 0 && node < MAX_NODES) {
-			Histogram[] nodes = this.byNode.get();
-			if (nodes[node] == null) {
-				nodes[node] = new Histogram(MAX_LATENCY_MICROS, 3);
-			}
-			nodes[node].recordValue(latency);
-		}
+		this.byNode.get().computeIfAbsent(node, n -> new Histogram(MAX_LATENCY_MICROS, 3)).recordValue(latency);
 		long now = System.nanoTime();
 		if (this.firstRecvNanos == 0) {
 			this.firstRecvNanos = now;
@@ -109,22 +96,18 @@ final class RunState {
 	}
 
 	/** The per-thread histograms of each node's sessions merged, by node index. */
-	java.util.SortedMap<Integer, Histogram> mergedByNode() {
-		java.util.SortedMap<Integer, Histogram> merged = new java.util.TreeMap<>();
-		for (Histogram[] perThread : this.nodeHistograms) {
-			for (int node = 0; node < perThread.length; node++) {
-				if (perThread[node] != null) {
-					merged.computeIfAbsent(node, n -> new Histogram(MAX_LATENCY_MICROS, 3)).add(perThread[node]);
-				}
-			}
-		}
+	SortedMap<Integer, Histogram> mergedByNode() {
+		SortedMap<Integer, Histogram> merged = new TreeMap<>();
+		this.histograms.forEach(perThread -> perThread.forEach((node, h) -> merged
+			.computeIfAbsent(node, n -> new Histogram(MAX_LATENCY_MICROS, 3))
+			.add(h)));
 		return merged;
 	}
 
 	/** All per-thread histograms merged. */
 	Histogram merged() {
 		Histogram all = new Histogram(MAX_LATENCY_MICROS, 3);
-		this.histograms.forEach(all::add);
+		this.histograms.forEach(perThread -> perThread.values().forEach(all::add));
 		return all;
 	}
 
