@@ -21,8 +21,11 @@ import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.StatefulRedisConnectionImpl;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
@@ -31,8 +34,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link RelayBus} on Redis pub/sub with Lettuce: one connection publishes (through a
- * {@link PublishPipeline}), one subscribes.
+ * {@link RelayBus} on Redis pub/sub with Lettuce: one connection subscribes and, on a Redis that
+ * speaks RESP3 (Redis 6 and later), also publishes (through a {@link PublishPipeline}); on RESP2,
+ * where a subscribed connection may send nothing but (UN)SUBSCRIBE and PING, a second connection
+ * publishes. With one connection Redis answers a publish and sends its echo (this node is
+ * subscribed to what it publishes) in one write, and the node reads both in one read, on one I/O
+ * thread.
  * Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
  * a publish never blocks a client thread. Losing and regaining Redis is logged once each, with the
  * node id.
@@ -61,9 +68,13 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 
 	private final RedisClient client;
 
+	/** Publishes, and runs the history script: {@link #subscriber} itself on RESP3. */
 	private final StatefulRedisConnection<byte[], byte[]> publisher;
 
 	private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
+
+	/** Whether {@link #publisher} is a connection of its own (RESP2). */
+	private final boolean separatePublisher;
 
 	/** Everything that publishes, in batches that form under load. */
 	private final PublishPipeline pipeline;
@@ -106,8 +117,9 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 		this.timers = client.getResources().eventExecutorGroup();
 		this.watchdog = new PingWatchdog(nodeId, () -> this.closing);
 		try {
-			this.publisher = client.connect(ByteArrayCodec.INSTANCE);
 			this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
+			this.separatePublisher = !speaksResp3(this.subscriber);
+			this.publisher = this.separatePublisher ? client.connect(ByteArrayCodec.INSTANCE) : this.subscriber;
 		}
 		catch (RedisConnectionException ex) {
 			ClientResources resources = client.getResources();
@@ -126,35 +138,39 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 				listener.onMessage(new String(channel, StandardCharsets.UTF_8), message);
 			}
 		});
+		if (this.separatePublisher) {
+			logger.info("Node {}: Redis speaks RESP2, so the relay publishes on a second connection", nodeId);
+			logStateChanges(this.subscriber, "relay subscriber", "cross-node delivery to this node paused");
+			logStateChanges(this.publisher, "relay publisher", "cluster publishes are dropped until it is back");
+		}
+		else {
+			logStateChanges(this.subscriber, "relay connection",
+					"cluster publishes are dropped and cross-node delivery to this node paused until it is back");
+		}
 		this.subscriber.addListener(new RedisConnectionStateListener() {
 			@Override
 			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
-				logger.info("Node {}: relay subscriber reconnected to Redis", nodeId);
 				scheduleReconcile(RECONCILE_DELAY);
-			}
-
-			@Override
-			public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-				if (!RedisRelayBus.this.closing) {
-					logger.warn("Node {}: relay subscriber lost Redis; cross-node delivery to this node paused", nodeId);
-				}
-			}
-		});
-		this.publisher.addListener(new RedisConnectionStateListener() {
-			@Override
-			public void onRedisConnected(RedisChannelHandler<?, ?> connection, SocketAddress address) {
-				logger.info("Node {}: relay publisher reconnected to Redis", nodeId);
-			}
-
-			@Override
-			public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-				if (!RedisRelayBus.this.closing) {
-					logger.warn("Node {}: relay publisher lost Redis; cluster publishes are dropped until it is back",
-							nodeId);
-				}
 			}
 		});
 		logger.info("Node {}: relay connected to Redis at {}", nodeId, location);
+	}
+
+	/** Logs a connection's losing and regaining Redis, once each, unless the bus is closing. */
+	private void logStateChanges(StatefulConnection<byte[], byte[]> connection, String name, String whileLost) {
+		connection.addListener(new RedisConnectionStateListener() {
+			@Override
+			public void onRedisConnected(RedisChannelHandler<?, ?> channel, SocketAddress address) {
+				logger.info("Node {}: {} reconnected to Redis", RedisRelayBus.this.nodeId, name);
+			}
+
+			@Override
+			public void onRedisDisconnected(RedisChannelHandler<?, ?> channel) {
+				if (!RedisRelayBus.this.closing) {
+					logger.warn("Node {}: {} lost Redis; {}", RedisRelayBus.this.nodeId, name, whileLost);
+				}
+			}
+		});
 	}
 
 	@Override
@@ -214,7 +230,10 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 	}
 
 	private void ping() {
-		this.watchdog.ping(this.publisher, this.publisherUnanswered, () -> this.publisher.async().ping().toCompletableFuture());
+		if (this.separatePublisher) {
+			this.watchdog.ping(this.publisher, this.publisherUnanswered,
+					() -> this.publisher.async().ping().toCompletableFuture());
+		}
 		this.watchdog.ping(this.subscriber, this.subscriberUnanswered,
 				() -> this.subscriber.async().ping().toCompletableFuture());
 	}
@@ -295,11 +314,27 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 		}
 		ClientResources resources = this.client.getResources();
 		this.subscriber.close();
-		this.publisher.close();
+		if (this.separatePublisher) {
+			this.publisher.close();
+		}
 		this.client.shutdown();
 		if (this.ownsResources) {
 			resources.shutdown();
 		}
+	}
+
+	/**
+	 * @return whether the connection negotiated RESP3, on which a subscribed connection may send any
+	 * command (Lettuce then lets it, see {@code PubSubEndpoint})
+	 */
+	private static boolean speaksResp3(StatefulRedisPubSubConnection<byte[], byte[]> connection) {
+		return connection instanceof StatefulRedisConnectionImpl<?, ?> impl
+				&& impl.getConnectionState().getNegotiatedProtocolVersion() == ProtocolVersion.RESP3;
+	}
+
+	/** @return whether publishes go on a connection of their own (Redis speaks only RESP2) */
+	public boolean publishesOnSecondConnection() {
+		return this.separatePublisher;
 	}
 
 	private static byte[] bytes(String channel) {
