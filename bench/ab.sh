@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Two builds of the product side by side: the `user` ladder of bench/run.sh, build A then build B,
+# Two builds of the product side by side: the `user` (or WORKLOAD=topic) ladder of bench/run.sh, build A then build B,
 # ROUNDS times in turn, each round on fresh nodes and a fresh Redis (bench/PROFILE.md item 26).
 #
 #   bash bench/ab.sh <jar A> <jar B>
 #   ROUNDS=3 RATES=20000,40000,50000 OUT=/tmp/ab bash bench/ab.sh before.jar after.jar
+#   WORKLOAD=topic RATES=20000,40000,60000,80000,100000,130000 bash bench/ab.sh before.jar after.jar
 #
 # Each run starts one redis-server and two nodes of the given jar on free loopback ports (the JVM
-# flags of bench/run.sh), runs the load generator's `user` workload over RATES (default: the low
+# flags of bench/run.sh), runs the load generator's WORKLOAD over RATES (default: the low
 # steps that warm the JITs, then up to 60,000 deliveries/s; a failed step is retried once, then the
 # ladder stops) and appends its steps to OUT/<A|B>-<round>.jsonl. At the end it prints, per step, each
 # run's server CPU per delivery (both nodes and Redis) and p99: alternating runs in one sitting, so
@@ -19,6 +20,7 @@ JAR_A=${1:?usage: bash bench/ab.sh <jar A> <jar B>}
 JAR_B=${2:?usage: bash bench/ab.sh <jar A> <jar B>}
 ROUNDS=${ROUNDS:-2}
 RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000}
+WORKLOAD=${WORKLOAD:-user}
 OUT=${OUT:-$(mktemp -d /tmp/stomp-relay-ab.XXXXXX)}
 LOG_DIR=$(mktemp -d /tmp/stomp-relay-ab-logs.XXXXXX)
 SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
@@ -47,7 +49,7 @@ ladder() { # jar out.jsonl
   await_port node-a "$pa" && await_port node-b "$pb"
   java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
     --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
-    --users 200 --sessions-per-user 2 --workloads user --rates "$RATES" --seconds 8 --payload 100 \
+    --users 200 --sessions-per-user 2 --workloads "$WORKLOAD" --rates "$RATES" --seconds 8 --payload 100 \
     --pids "a=$pida,b=$pidb,redis=$REDIS_PID" --out "$2" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" ||
     echo "generator exited non-zero (see $LOG_DIR/gen.err)" >&2
   stop_all
