@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Two builds of the product side by side: the `user` (or WORKLOAD=topic) ladder of bench/run.sh, build A then build B,
-# ROUNDS times in turn, each round on fresh nodes and a fresh Redis (bench/PROFILE.md item 26).
+# Two builds of the product side by side: the `user` (or WORKLOAD=topic) ladder of bench/run.sh,
+# build A then build B, ROUNDS times in turn, each run on fresh nodes and a fresh Redis
+# (bench/PROFILE.md item 26).
 #
 #   bash bench/ab.sh <jar A> <jar B>
 #   ROUNDS=3 RATES=20000,40000,50000 OUT=/tmp/ab bash bench/ab.sh before.jar after.jar
 #   WORKLOAD=topic RATES=20000,40000,60000,80000,100000,130000 bash bench/ab.sh before.jar after.jar
+#   JVM_FLAGS_B="-Xms1g -Xmx4g -XX:+UseZGC" bash bench/ab.sh app.jar app.jar   # one jar, two JVM settings
 #
-# Each run starts one redis-server and two nodes of the given jar on free loopback ports (the JVM
-# flags of bench/run.sh), runs the load generator's WORKLOAD over RATES (default: the low
-# steps that warm the JITs, then up to 60,000 deliveries/s; a failed step is retried once, then the
-# ladder stops) and appends its steps to OUT/<A|B>-<round>.jsonl. At the end it prints, per step, each
-# run's server CPU per delivery (both nodes and Redis) and p99: alternating runs in one sitting, so
-# a change is read against this machine's drift, not against an older run. Stops only the
-# processes it started, by pid.
+# Each run starts one redis-server and two nodes of the given jar on free loopback ports (the
+# JVM flags of bench/run.sh, or JVM_FLAGS_A / JVM_FLAGS_B for the nodes of each build), runs the
+# load generator's WORKLOAD over RATES (default: the low steps that warm the JITs, then up to
+# 60,000 deliveries/s; a failed step is retried once, then the ladder stops) and writes its steps
+# to OUT/<A|B>-<round>.jsonl. At the end it prints, per step, each run's server CPU per delivery
+# (both nodes and Redis) and p99: alternating runs in one sitting, so a change is read against
+# this machine's drift, not against an older run. Stops only the processes it started, by pid.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +28,8 @@ LOG_DIR=$(mktemp -d /tmp/stomp-relay-ab-logs.XXXXXX)
 SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 # shellcheck source=lib/services.sh
 source "$BENCH_DIR/lib/services.sh"
+JVM_FLAGS_A=${JVM_FLAGS_A:-$JVM_FLAGS}
+JVM_FLAGS_B=${JVM_FLAGS_B:-$JVM_FLAGS}
 trap stop_all EXIT
 
 for jar in "$JAR_A" "$JAR_B"; do
@@ -35,8 +39,9 @@ LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 [ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
 mkdir -p "$OUT"
 
-ladder() { # jar out.jsonl
+ladder() { # jar out.jsonl node-jvm-flags
   local rp pa pb pida pidb
+  JVM_FLAGS=$3
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port); pb=$(free_port)
   JAVA_MAIN=io.stomprelay.StompRelayApplication
@@ -57,9 +62,10 @@ ladder() { # jar out.jsonl
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for build in A B; do
-    jar=$JAR_A; [ "$build" = B ] && jar=$JAR_B
-    echo "round $round, build $build: $jar" >&2
-    ladder "$jar" "$OUT/$build-$round.jsonl"
+    jar=$JAR_A flags=$JVM_FLAGS_A
+    [ "$build" = B ] && jar=$JAR_B flags=$JVM_FLAGS_B
+    echo "round $round, build $build: $jar ($flags)" >&2
+    ladder "$jar" "$OUT/$build-$round.jsonl" "$flags"
   done
 done
 
