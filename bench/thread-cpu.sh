@@ -8,8 +8,11 @@
 # runs the load generator's `user` workload at one offered rate for one long step, and every WINDOW
 # seconds prints, per node and for Redis, each thread group's CPU (user + system, the system part
 # apart) and context switches, divided by the messages published in the window (each message is
-# one delivery on each node). Needs target/stomp-relay.jar (./mvnw package) and the load generator
-# (built here if missing). Stops only the processes it started, by pid.
+# one delivery on each node). Before that step, a short ladder at WARMUP_RATES (8 s each, default
+# 2000,5000,10000,20000; empty to skip) warms the nodes' JITs as bench/run.sh's ladder does, so the
+# windows measure warm nodes, not the first seconds of a cold one. Needs target/stomp-relay.jar
+# (./mvnw package) and the load generator (built here if missing). Stops only the processes it
+# started, by pid.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,7 @@ JAR=${JAR:-$REPO_DIR/target/stomp-relay.jar}
 RATE=${RATE:-30000}
 DURATION=${DURATION:-100}
 WINDOW=${WINDOW:-15}
+WARMUP_RATES=${WARMUP_RATES-2000,5000,10000,20000}
 LOG_DIR=$(mktemp -d /tmp/stomp-relay-thread-cpu.XXXXXX)
 SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 # shellcheck source=lib/services.sh
@@ -39,6 +43,14 @@ for node in a b; do
 done
 await_port node-a "$pa" && await_port node-b "$pb"
 
+if [ -n "$WARMUP_RATES" ]; then
+  java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
+    --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
+    --users 200 --sessions-per-user 2 --workloads user --rates "$WARMUP_RATES" --seconds 8 --payload 100 \
+    --out "$LOG_DIR/warmup.jsonl" >"$LOG_DIR/warmup.out" 2>"$LOG_DIR/warmup.err" || true
+  echo "warm-up ladder ($WARMUP_RATES):"
+  grep -E '^\[' "$LOG_DIR/warmup.err" || true
+fi
 java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
   --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
   --users 200 --sessions-per-user 2 --workloads user --rates "$RATE" --seconds "$DURATION" --payload 100 \

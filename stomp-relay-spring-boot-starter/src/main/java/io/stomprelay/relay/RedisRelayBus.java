@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * publishes. With one connection Redis answers a publish and sends its echo (this node is
  * subscribed to what it publishes) in one write, and the node reads both in one read, on one I/O
  * thread.
- * Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
+ * <p>Commands are asynchronous; while Redis is unreachable they fail at once instead of queueing, so
  * a publish never blocks a client thread. Losing and regaining Redis is logged once each, with the
  * node id.
  * <p><b>After a reconnect</b> the node's subscriptions are made to match what its sessions need
@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * away, and Lettuce re-subscribes what it last saw confirmed) is unsubscribed, so outages leave no
  * channel behind that nobody needs.
  * <p><b>Half-open connections</b> (Redis gone without a FIN or RST: a partition, a frozen host)
- * are found by TCP keep-alive on both connections and by a PING every
+ * are found by TCP keep-alive and by a PING on each connection every
  * {@code stomp-relay.redis.ping-interval}: a connection that answers none of three PINGs in a row
  * is dropped and reconnected. A Redis paused for longer than that (e.g. {@code CLIENT PAUSE}) is
  * reconnected too, which costs nothing but the reconnect.
