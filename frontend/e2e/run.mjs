@@ -723,6 +723,14 @@ test('screenshot: node A and node B side by side', async () => {
     () => openTab(NODE_B_URL, { user: alice, width: 640, height: 900 }),
     () => openTab(NODE_B_URL, { user: bob }),
   ]);
+  const everyone = { [alice]: { sessions: '2 sessions', nodes: [await nodeOf(left), await nodeOf(right)].sort().join(', ') },
+    [bob]: { sessions: '1 session', nodes: await nodeOf(hidden) } };
+  // The pages mark themselves connected before their SUBSCRIBEs are confirmed; on a busy machine
+  // SETTLE_MS alone was once not enough for the right tab's chat subscription. Seeing every tab in
+  // the Online panels (a cluster-wide write and read) takes longer than that subscription does.
+  for (const tab of [left, right]) {
+    await waitForOnline(tab, everyone, 'the Online panel lists alice on both nodes and bob', { timeout: WAIT_MS });
+  }
   await sleep(SETTLE_MS);
   await sendChat(left, `Hi, this is ${alice} on node A`);
   await waitForText(right, 'chat', 'chat-item', 'on node A', 'chat on the right tab');
@@ -734,8 +742,6 @@ test('screenshot: node A and node B side by side', async () => {
   await left.click(sel('send-events'));
   await waitForCount(left, 'events', 'event', 3, 'events on the left tab');
   await waitForCount(right, 'events', 'event', 3, 'events on the right tab (same user, other node)');
-  const everyone = { [alice]: { sessions: '2 sessions', nodes: [await nodeOf(left), await nodeOf(right)].sort().join(', ') },
-    [bob]: { sessions: '1 session', nodes: await nodeOf(hidden) } };
   for (const tab of [left, right]) {
     await waitForOnline(tab, everyone, 'the Online panel lists alice on both nodes and bob', { timeout: WAIT_MS });
     // Users of earlier tests leave as their tabs close: wait for a list of exactly these two.
