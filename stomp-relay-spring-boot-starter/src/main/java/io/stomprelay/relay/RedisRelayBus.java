@@ -73,9 +73,6 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 
 	private final StatefulRedisPubSubConnection<byte[], byte[]> subscriber;
 
-	/** Whether {@link #publisher} is a connection of its own (RESP2). */
-	private final boolean separatePublisher;
-
 	/** Everything that publishes, in batches that form under load. */
 	private final PublishPipeline pipeline;
 
@@ -118,8 +115,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 		this.watchdog = new PingWatchdog(nodeId, () -> this.closing);
 		try {
 			this.subscriber = client.connectPubSub(ByteArrayCodec.INSTANCE);
-			this.separatePublisher = !speaksResp3(this.subscriber);
-			this.publisher = this.separatePublisher ? client.connect(ByteArrayCodec.INSTANCE) : this.subscriber;
+			this.publisher = speaksResp3(this.subscriber) ? this.subscriber : client.connect(ByteArrayCodec.INSTANCE);
 		}
 		catch (RedisConnectionException ex) {
 			ClientResources resources = client.getResources();
@@ -138,7 +134,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 				listener.onMessage(new String(channel, StandardCharsets.UTF_8), message);
 			}
 		});
-		if (this.separatePublisher) {
+		if (publishesOnSecondConnection()) {
 			logger.info("Node {}: Redis speaks RESP2, so the relay publishes on a second connection", nodeId);
 			logStateChanges(this.subscriber, "relay subscriber", "cross-node delivery to this node paused");
 			logStateChanges(this.publisher, "relay publisher", "cluster publishes are dropped until it is back");
@@ -230,7 +226,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 	}
 
 	private void ping() {
-		if (this.separatePublisher) {
+		if (publishesOnSecondConnection()) {
 			this.watchdog.ping(this.publisher, this.publisherUnanswered,
 					() -> this.publisher.async().ping().toCompletableFuture());
 		}
@@ -314,7 +310,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 		}
 		ClientResources resources = this.client.getResources();
 		this.subscriber.close();
-		if (this.separatePublisher) {
+		if (publishesOnSecondConnection()) {
 			this.publisher.close();
 		}
 		this.client.shutdown();
@@ -334,7 +330,7 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 
 	/** @return whether publishes go on a connection of their own (Redis speaks only RESP2) */
 	public boolean publishesOnSecondConnection() {
-		return this.separatePublisher;
+		return this.publisher != this.subscriber;
 	}
 
 	private static byte[] bytes(String channel) {
