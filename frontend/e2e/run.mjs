@@ -22,7 +22,6 @@ const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const WAIT_MS = 10_000; // upper bound for every single wait
 const QUIET_MS = 1_000; // how long counts must stay unchanged
-const SETTLE_MS = 500; // let freshly made subscriptions register cluster-wide
 const PRESENCE_MS = 2_000; // the demo's promise: a sign-in or sign-out shows on every page within 2 s
 const KICK_MS = 1_000 + PRESENCE_MS; // a disconnected user's sessions close within 1 s, then leave the lists within 2 s
 const NO_RECONNECT_MS = 2_500; // watch a page disconnected by the server this long (stompjs would retry after 1 s)
@@ -252,6 +251,13 @@ async function announce(page, text) {
 function recordFrames() {
   const Native = window.WebSocket;
   window.__frames = [];
+  // Each state the page shows, with how many frames it had seen or sent by then.
+  window.__states = [];
+  document.addEventListener('DOMContentLoaded', () => {
+    const el = document.querySelector('[data-testid="state"]');
+    new MutationObserver(() => window.__states.push({ state: el.textContent, frames: window.__frames.length }))
+      .observe(el, { childList: true, characterData: true, subtree: true });
+  });
   const record = (dir, data) => {
     if (typeof data === 'string' && data.trim()) window.__frames.push({ dir, data });
   };
@@ -391,7 +397,6 @@ test('same user on node A and node B both get events 1,2,3 exactly once; another
   const [nodeA, nodeB] = [await nodeOf(tab1), await nodeOf(tab2)];
   assert.ok(nodeA && nodeB, 'both tabs show a node id');
   assert.notEqual(nodeA, nodeB, `NODE_A_URL and NODE_B_URL must reach different nodes (both say ${nodeA})`);
-  await sleep(SETTLE_MS);
 
   await tab1.click(sel('send-events'));
   await waitForCount(tab1, 'events', 'event', 3, 'tab 1 (node A) to receive 3 events');
@@ -405,7 +410,6 @@ test('same user on node A and node B both get events 1,2,3 exactly once; another
 test('chat from a signed-in tab on node A appears in an anonymous tab on node B', async () => {
   const user = randomUser('chat');
   const [sender, reader] = await openTabs([() => openTab(NODE_A_URL, { user }), () => openTab(NODE_B_URL)]);
-  await sleep(SETTLE_MS);
   const text = `hello from ${user} ${crypto.randomBytes(2).toString('hex')}`;
   await sendChat(sender, text);
   await waitForText(reader, 'chat', 'chat-item', text, 'the chat line on the anonymous node-B tab');
@@ -422,7 +426,6 @@ test('direct message from node A reaches the recipient on node B only', async ()
     () => openTab(NODE_B_URL, { user: third }),
     () => openTab(NODE_A_URL, { user: third }),
   ]);
-  await sleep(SETTLE_MS);
   const text = `psst ${crypto.randomBytes(2).toString('hex')}`;
   await sendDirect(sender, to, text);
   await waitForText(recipient, 'direct', 'direct-item', text, 'the direct message at the recipient');
@@ -442,7 +445,6 @@ test('anonymous tab gets its own events 1,2,3; other anonymous tabs get nothing'
     () => openTab(NODE_A_URL, { label: 'anon-2@A' }),
     () => openTab(NODE_B_URL, { label: 'anon-3@B' }),
   ]);
-  await sleep(SETTLE_MS);
   await anon.click(sel('send-events'));
   await waitForCount(anon, 'events', 'event', 3, 'the anonymous tab to receive 3 events');
   await sleep(QUIET_MS);
@@ -459,7 +461,6 @@ test('announcements reach signed-in tabs on both nodes; anonymous tabs neither s
   ]);
   assert.equal(await anon.isVisible(sel('announcements-panel')), false, 'announcements panel hidden when anonymous');
   assert.equal(await listener.isVisible(sel('announcements-panel')), true, 'announcements panel visible when signed in');
-  await sleep(SETTLE_MS);
   const text = `maintenance at ${crypto.randomBytes(2).toString('hex')}`;
   await announce(author, text);
   await waitForText(listener, 'announcements', 'announcement', text, 'the announcement on node B');
@@ -476,6 +477,26 @@ test('a rejected user name shows the server error on the page', async () => {
   assert.match(line, /sign-in failed/i, `readable error line: ${line}`);
   assert.equal(await tab.textContent(sel('user')), 'anonymous', 'still anonymous');
   await waitForState(tab, 'connected');
+});
+
+test('a page shows "connected" only once each of its SUBSCRIBEs has its RECEIPT', async () => {
+  // What lets every other test act the moment a page is connected, with no pause first.
+  const tab = await openTab(NODE_A_URL, { user: randomUser('ready'), frames: true });
+  const frames = await stompFrames(tab);
+  const states = await tab.evaluate(() => window.__states);
+  const connectedAt = states.filter((s, i) => s.state === 'connected' && states[i - 1]?.state !== 'connected').map((s) => s.frames);
+  assert.equal(connectedAt.length, 2, 'connected twice: anonymous, then signed in');
+  for (const seen of connectedAt) {
+    const before = frames.slice(0, seen);
+    const connect = before.map((f) => f.command).lastIndexOf('CONNECT');
+    const subscribes = before.slice(connect).filter((f) => f.dir === 'out' && f.command === 'SUBSCRIBE');
+    const receipts = new Set(before.slice(connect).filter((f) => f.command === 'RECEIPT').map((f) => f.headers['receipt-id']));
+    assert.ok(subscribes.length >= 3, `the page subscribed: ${JSON.stringify(summarize(subscribes))}`);
+    const unconfirmed = subscribes.filter((f) => !f.headers.receipt || !receipts.has(f.headers.receipt));
+    assert.deepEqual(summarize(unconfirmed), [], 'SUBSCRIBEs without their RECEIPT when the page showed "connected"');
+  }
+  assert.equal(frames.slice(0, connectedAt[1]).filter((f) => f.dir === 'out' && f.command === 'SUBSCRIBE').length, 3 + 5,
+    'three subscriptions anonymous, five signed in');
 });
 
 test('tab recovers after its WebSocket is dropped and events still work', async () => {
@@ -501,7 +522,6 @@ test('tab recovers after its WebSocket is dropped and events still work', async 
   assert.equal(await tab.textContent(sel('user')), user, 'still signed in after reconnect');
   assert.equal(await nodeOf(tab), nodeBefore, 'node shown again');
 
-  await sleep(SETTLE_MS);
   await tab.click(sel('send-events'));
   await waitForCount(tab, 'events', 'event', 3, '3 events after the reconnect');
   await sleep(QUIET_MS);
@@ -619,7 +639,6 @@ test('history: a tab cut off for a while gets the missed chat, direct messages a
   const tab = await openTab(NODE_B_URL, { user, frames: true }); // the messages come in through node A
   const chat = (text) => ({ from: 'e2e', text: `${tag} ${text}` });
   const expectChat = (text) => `e2e: ${tag} ${text}`;
-  await sleep(SETTLE_MS);
 
   // One message on each stream, so the page has a position on each. The first connect subscribed
   // without resume-from (there was no position yet).
@@ -688,7 +707,6 @@ test('history: a position the server does not know gets "could not recover: relo
   const tab = await openTab(NODE_A_URL, { user, frames: true });
   const chat = (text) => ({ from: 'e2e', text: `${tag} ${text}` });
   const expectChat = (text) => `e2e: ${tag} ${text}`;
-  await sleep(SETTLE_MS);
   await push(NODE_B_URL, 'all', '/topic/chat', chat('before'));
   await waitForText(tab, 'chat', 'chat-item', expectChat('before'), 'the first chat line');
   const positions = await tab.evaluate(() => window.__stompRelay.streamPositions);
@@ -725,13 +743,10 @@ test('screenshot: node A and node B side by side', async () => {
   ]);
   const everyone = { [alice]: { sessions: '2 sessions', nodes: [await nodeOf(left), await nodeOf(right)].sort().join(', ') },
     [bob]: { sessions: '1 session', nodes: await nodeOf(hidden) } };
-  // The pages mark themselves connected before their SUBSCRIBEs are confirmed; on a busy machine
-  // SETTLE_MS alone was once not enough for the right tab's chat subscription. Seeing every tab in
-  // the Online panels (a cluster-wide write and read) takes longer than that subscription does.
+  // The screenshot shows the Online panels: wait until both list everyone.
   for (const tab of [left, right]) {
     await waitForOnline(tab, everyone, 'the Online panel lists alice on both nodes and bob', { timeout: WAIT_MS });
   }
-  await sleep(SETTLE_MS);
   await sendChat(left, `Hi, this is ${alice} on node A`);
   await waitForText(right, 'chat', 'chat-item', 'on node A', 'chat on the right tab');
   await sendDirect(hidden, alice, `hello ${alice}, from ${bob} on node B`);

@@ -391,8 +391,9 @@ const client = new Client({
 
   onConnect: (frame: IFrame) => {
     connectedNode = frame.headers['node'] || pageNode;
-    subscribeAll();
-    setState('connected');
+    // `connected` once every SUBSCRIBE is confirmed: the server sends a RECEIPT only when the
+    // subscription is live on every node, so a message published after that is not missed.
+    subscribeAll(() => setState('connected'));
   },
 
   onStompError: (frame: IFrame) => {
@@ -432,7 +433,27 @@ const client = new Client({
 
 const debugEnabled = new URLSearchParams(window.location.search).has('debug');
 
-function subscribeAll(): void {
+/** Bumped by each connection's subscribeAll: a receipt of an earlier connection confirms nothing. */
+let subscriptionRound = 0;
+
+/**
+ * Subscribes this connection to everything the page shows, each SUBSCRIBE with a `receipt`, and
+ * calls `onReady` once all of them are confirmed.
+ */
+function subscribeAll(onReady: () => void): void {
+  const round = ++subscriptionRound;
+  let unconfirmed = 0;
+  // Receipts arrive on later turns of the event loop, so every SUBSCRIBE below is counted first.
+  const withReceipt = (onReceipt?: (frame: IFrame) => void): StompHeaders => {
+    const receipt = `sub-${++receiptSeq}`;
+    unconfirmed++;
+    client.watchForReceipt(receipt, (frame) => {
+      onReceipt?.(frame);
+      if (round === subscriptionRound && --unconfirmed === 0) onReady();
+    });
+    return { receipt };
+  };
+
   client.subscribe('/user/queue/events', (m: IMessage) => {
     const origin = m.headers['origin-node'] || '?';
     const value = m.body;
@@ -441,7 +462,7 @@ function subscribeAll(): void {
       meta: timeLabel(),
       attrs: { value, origin },
     });
-  });
+  }, withReceipt());
 
   // Another user's direct messages and position are not this one's.
   if (username !== streamsUser) {
@@ -449,18 +470,18 @@ function subscribeAll(): void {
     streamsUser = username;
   }
 
-  subscribeStream(streams.chat, (m) => renderChat(ui.chat, 'chat-item', m));
+  subscribeStream(streams.chat, (m) => renderChat(ui.chat, 'chat-item', m), withReceipt);
 
   client.subscribe('/user/queue/errors', (m) => {
     const body = parseJson<{ error?: unknown }>(m.body);
     const text = body && typeof body.error === 'string' ? body.error : m.body;
     showError(`Server: ${text}`);
-  });
+  }, withReceipt());
 
   if (username) {
-    subscribeStream(streams.direct, (m) => renderChat(ui.direct, 'direct-item', m, true));
+    subscribeStream(streams.direct, (m) => renderChat(ui.direct, 'direct-item', m, true), withReceipt);
     // Only delivered to authenticated sessions; anonymous sessions do not subscribe.
-    subscribeStream(streams.announcements, (m) => renderChat(ui.announcements, 'announcement', m));
+    subscribeStream(streams.announcements, (m) => renderChat(ui.announcements, 'announcement', m), withReceipt);
   }
 }
 
@@ -469,19 +490,22 @@ function subscribeAll(): void {
 // ---------------------------------------------------------------------------
 
 /**
- * Subscribes to a stream. With a position from an earlier connection it asks the server to
- * resume from there (`resume-from` + `receipt`): the messages missed in between arrive first,
- * then live ones, and the RECEIPT says whether that worked.
+ * Subscribes to a stream, with the `receipt` header `withReceipt` makes. With a position from an
+ * earlier connection it asks the server to resume from there (`resume-from`): the messages missed
+ * in between arrive first, then live ones, and the RECEIPT says whether that worked.
  */
-function subscribeStream(stream: Stream, onMessage: (m: IMessage) => void): void {
-  const headers: StompHeaders = {};
+function subscribeStream(
+  stream: Stream,
+  onMessage: (m: IMessage) => void,
+  withReceipt: (onReceipt?: (frame: IFrame) => void) => StompHeaders,
+): void {
   const position = streamPositions.get(stream.destination);
-  if (position !== undefined) {
-    const receipt = `resume-${++receiptSeq}`;
+  let headers: StompHeaders;
+  if (position === undefined) {
+    headers = withReceipt();
+  } else {
     const shownBefore = [...stream.list.children]; // what a failed recovery makes stale
-    headers['resume-from'] = position;
-    headers.receipt = receipt;
-    client.watchForReceipt(receipt, (frame) => onResumed(stream, frame, shownBefore));
+    headers = { ...withReceipt((frame) => onResumed(stream, frame, shownBefore)), 'resume-from': position };
   }
   client.subscribe(
     stream.destination,
