@@ -44,18 +44,12 @@ ladder() { # jar out.jsonl node-jvm-flags
   JVM_FLAGS=$3
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port); pb=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
-  launch_java node-a "$pa" "$1" --spring.data.redis.url="redis://127.0.0.1:$rp" \
-    --stomp-relay.auth.jwt.secret="$SECRET" --stomp-relay.node-id=a --stomp-relay.loadtest.enabled=true
-  pida=$JAVA_PID
-  launch_java node-b "$pb" "$1" --spring.data.redis.url="redis://127.0.0.1:$rp" \
-    --stomp-relay.auth.jwt.secret="$SECRET" --stomp-relay.node-id=b --stomp-relay.loadtest.enabled=true
-  pidb=$JAVA_PID
+  launch_product node-a "$pa" "$1" "$rp" a; pida=$JAVA_PID
+  launch_product node-b "$pb" "$1" "$rp" b; pidb=$JAVA_PID
   await_port node-a "$pa" && await_port node-b "$pb"
-  java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
-    --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
-    --users 200 --sessions-per-user 2 --workloads "$WORKLOAD" --rates "$RATES" --seconds 8 --payload 100 \
-    --pids "a=$pida,b=$pidb,redis=$REDIS_PID" --out "$2" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" ||
+  ladder_command stomp-relay stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
+    "$WORKLOAD" "$RATES" 8 "$2" --pids "a=$pida,b=$pidb,redis=$REDIS_PID"
+  "${LADDER_COMMAND[@]}" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" ||
     echo "generator exited non-zero (see $LOG_DIR/gen.err)" >&2
   stop_all
 }

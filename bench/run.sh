@@ -72,10 +72,6 @@ trap 'exit 130' INT TERM
 T0=$(date +%s)
 say() { printf '[bench %4ds] %s\n' $(($(date +%s) - T0)) "$*" >&2; }
 has() { [[ ",$SYSTEMS," == *",$1,"* ]]; }
-record() { # logs the exact command (secret masked) then runs it
-  note_cmd "$@"
-  "$@"
-}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ------------------------------------------------------------------ prerequisites
@@ -151,35 +147,25 @@ run_generator() { # system protocol ws-list publish-url pids [extra...]
   echo "{\"system\":\"$system\",\"phase\":\"env\",\"loadavg\":\"$(loadavg)\"}" >>"$RESULTS"
   local deflate=()
   [ "$DEFLATE" = 1 ] && deflate=(--deflate)
-  record java $GEN_FLAGS -jar "$LOADGEN" run --system "$system" --protocol "$protocol" --ws "$ws" \
-    --publish "$publish" --secret "$SECRET" --users "$USERS" --sessions-per-user 2 --workloads user,topic \
-    --rates "$RATES" --seconds "$STEP_SECONDS" --payload "$PAYLOAD" --pids "$pids" --out "$RESULTS" \
-    "${deflate[@]}" "$@" >"$LOG_DIR/gen-$system.out" 2>"$LOG_DIR/gen-$system.err" ||
+  ladder_command "$system" "$protocol" "$ws" "$publish" user,topic "$RATES" "$STEP_SECONDS" "$RESULTS" \
+    --pids "$pids" "${deflate[@]}" "$@"
+  record "${LADDER_COMMAND[@]}" >"$LOG_DIR/gen-$system.out" 2>"$LOG_DIR/gen-$system.err" ||
     say "$system: generator exited non-zero (see $LOG_DIR/gen-$system.err)"
   grep -E '^\[' "$LOG_DIR/gen-$system.err" | sed 's/^/    /' >&2 || true
-}
-
-product_args() { # redis-port node-id
-  echo "--spring.data.redis.url=redis://127.0.0.1:$1 --stomp-relay.auth.jwt.secret=$SECRET" \
-    "--stomp-relay.node-id=$2 --stomp-relay.loadtest.enabled=true"
 }
 
 bench_stomp_relay() {
   local rp pa pb pida pidb
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port); pb=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
-  # shellcheck disable=SC2046
-  launch_java sr-a "$pa" "$PRODUCT_JAR" $(product_args "$rp" a); pida=$JAVA_PID
-  # shellcheck disable=SC2046
-  launch_java sr-b "$pb" "$PRODUCT_JAR" $(product_args "$rp" b); pidb=$JAVA_PID
+  launch_product sr-a "$pa" "$PRODUCT_JAR" "$rp" a; pida=$JAVA_PID
+  launch_product sr-b "$pb" "$PRODUCT_JAR" "$rp" b; pidb=$JAVA_PID
   if await_port sr-a "$pa" && await_port sr-b "$pb"; then
     local profile=()
     [ "$PROFILE" = 1 ] && profile=(--profile-pid "$pida" --profile-out "$RESULTS_DIR/node-a-peak.jfr")
     run_generator stomp-relay stomp "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" "http://127.0.0.1:$pa" \
       "a=$pida,b=$pidb,redis=$REDIS_PID" "${profile[@]}"
   fi
-  unset JAVA_MAIN
   stop_all
   if [ -f "$RESULTS_DIR/node-a-peak.jfr" ]; then
     local rate
@@ -194,14 +180,11 @@ bench_stomp_relay_norelay() {
   local rp pa pida
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
-  # shellcheck disable=SC2046
-  launch_java sr-norelay "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) --stomp-relay.relay.enabled=false
+  launch_product sr-norelay "$pa" "$PRODUCT_JAR" "$rp" a --stomp-relay.relay.enabled=false
   pida=$JAVA_PID
   if await_port sr-norelay "$pa"; then
     run_generator stomp-relay-1node-norelay stomp "ws://127.0.0.1:$pa/ws" "http://127.0.0.1:$pa" "a=$pida"
   fi
-  unset JAVA_MAIN
   stop_all
 }
 
@@ -253,11 +236,8 @@ bench_stomp_relay_history() {
   read -r -a hargs <<<"$HISTORY_ARGS" # split on spaces, no globbing of /user/queue/**
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port); pb=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
-  # shellcheck disable=SC2046
-  launch_java srh-a "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) "${hargs[@]}"; pida=$JAVA_PID
-  # shellcheck disable=SC2046
-  launch_java srh-b "$pb" "$PRODUCT_JAR" $(product_args "$rp" b) "${hargs[@]}"; pidb=$JAVA_PID
+  launch_product srh-a "$pa" "$PRODUCT_JAR" "$rp" a "${hargs[@]}"; pida=$JAVA_PID
+  launch_product srh-b "$pb" "$PRODUCT_JAR" "$rp" b "${hargs[@]}"; pidb=$JAVA_PID
   if await_port srh-a "$pa" && await_port srh-b "$pb"; then
     ws="ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws"
     pids="a=$pida,b=$pidb,redis=$REDIS_PID"
@@ -273,7 +253,6 @@ bench_stomp_relay_history() {
       say "stomp-relay-history: storm exited non-zero (see $LOG_DIR/gen-storm.err)"
     grep -E '^\[' "$LOG_DIR/gen-storm.err" | sed 's/^/    /' >&2 || true
   fi
-  unset JAVA_MAIN
   stop_all
 }
 
@@ -340,15 +319,12 @@ bench_memory() { # [label stages extra-product-args...]
   shift 2 || true
   rp=$(free_port); start_redis "$rp"
   pa=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
   local saved_flags=$JVM_FLAGS
   JVM_FLAGS=$MEM_JVM_FLAGS
-  # shellcheck disable=SC2046
-  launch_java sr-memory "$pa" "$PRODUCT_JAR" $(product_args "$rp" a) \
+  launch_product sr-memory "$pa" "$PRODUCT_JAR" "$rp" a \
     --server.tomcat.max-connections=40000 --server.tomcat.accept-count=2000 "$@"
   pida=$JAVA_PID
   JVM_FLAGS=$saved_flags
-  unset JAVA_MAIN
   if await_port sr-memory "$pa"; then
     sleep 5
     ips=127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 # several source IPs: no ephemeral-port exhaustion
@@ -369,7 +345,6 @@ bench_memory() { # [label stages extra-product-args...]
 bench_scale() {
   local t0 n i rp ws pids ok up=0 ports=() saved_flags=$JVM_FLAGS
   t0=$(date +%s)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
   JVM_FLAGS=$SCALE_JVM_FLAGS
   rp=$(free_port); start_redis "$rp"
   pids="redis=$REDIS_PID"
@@ -377,8 +352,7 @@ bench_scale() {
     ok=1
     for ((i = up; i < n; i++)); do # started at once, then awaited
       ports[i]=$(free_port)
-      # shellcheck disable=SC2046
-      launch_java "scale-n$i" "${ports[i]}" "$PRODUCT_JAR" $(product_args "$rp" "n$i")
+      launch_product "scale-n$i" "${ports[i]}" "$PRODUCT_JAR" "$rp" "n$i"
       pids+=",n$i=$JAVA_PID"
     done
     for ((i = up; i < n; i++)); do await_port "scale-n$i" "${ports[i]}" || ok=0; done
@@ -400,7 +374,6 @@ bench_scale() {
   done
   stop_all
   JVM_FLAGS=$saved_flags
-  unset JAVA_MAIN
   echo "{\"system\":\"stomp-relay-scale\",\"phase\":\"scale-duration\",\"nodes\":\"$SCALE_NODES\",\"seconds\":$(($(date +%s) - t0)),\"loadavg\":\"$(loadavg)\"}" >>"$RESULTS"
   say "scale: done in $(($(date +%s) - t0)) s"
 }
@@ -439,11 +412,8 @@ bench_cluster() {
     sleep 0.2
   done
   pa=$(free_port); pb=$(free_port)
-  JAVA_MAIN=io.stomprelay.StompRelayApplication
-  local args=(--spring.data.redis.cluster.nodes="$nodes" --stomp-relay.auth.jwt.secret="$SECRET"
-    --stomp-relay.loadtest.enabled=true)
-  launch_java cl-a "$pa" "$PRODUCT_JAR" "${args[@]}" --stomp-relay.node-id=a; pida=$JAVA_PID
-  launch_java cl-b "$pb" "$PRODUCT_JAR" "${args[@]}" --stomp-relay.node-id=b; pidb=$JAVA_PID
+  launch_product cl-a "$pa" "$PRODUCT_JAR" "$nodes" a; pida=$JAVA_PID
+  launch_product cl-b "$pb" "$PRODUCT_JAR" "$nodes" b; pidb=$JAVA_PID
   if [ "$ok" = 1 ] && await_port cl-a "$pa" && await_port cl-b "$pb"; then
     for i in 0 1 2; do before[i]=$(cluster_commands "${ports[i]}"); done
     for workload in user topic; do
@@ -468,7 +438,6 @@ PY
   else
     echo '{"system":"stomp-relay-cluster","phase":"error","error":"the cluster or its nodes did not start"}' >>"$RESULTS"
   fi
-  unset JAVA_MAIN
   stop_all
 }
 

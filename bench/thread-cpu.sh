@@ -34,27 +34,20 @@ LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 
 rp=$(free_port); start_redis "$rp"
 pa=$(free_port); pb=$(free_port)
-JAVA_MAIN=io.stomprelay.StompRelayApplication
-for node in a b; do
-  port=$pa; [ "$node" = b ] && port=$pb
-  launch_java "node-$node" "$port" "$JAR" --spring.data.redis.url="redis://127.0.0.1:$rp" \
-    --stomp-relay.auth.jwt.secret="$SECRET" --stomp-relay.node-id="$node" --stomp-relay.loadtest.enabled=true
-  [ "$node" = a ] && pida=$JAVA_PID || pidb=$JAVA_PID
-done
+launch_product node-a "$pa" "$JAR" "$rp" a; pida=$JAVA_PID
+launch_product node-b "$pb" "$JAR" "$rp" b; pidb=$JAVA_PID
 await_port node-a "$pa" && await_port node-b "$pb"
+ws="ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws"
 
 if [ -n "$WARMUP_RATES" ]; then
-  java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
-    --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
-    --users 200 --sessions-per-user 2 --workloads user --rates "$WARMUP_RATES" --seconds 8 --payload 100 \
-    --out "$LOG_DIR/warmup.jsonl" >"$LOG_DIR/warmup.out" 2>"$LOG_DIR/warmup.err" || true
+  ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$WARMUP_RATES" 8 "$LOG_DIR/warmup.jsonl"
+  "${LADDER_COMMAND[@]}" >"$LOG_DIR/warmup.out" 2>"$LOG_DIR/warmup.err" || true
   echo "warm-up ladder ($WARMUP_RATES):"
   grep -E '^\[' "$LOG_DIR/warmup.err" || true
 fi
-java $GEN_FLAGS -jar "$LOADGEN" run --system stomp-relay --protocol stomp \
-  --ws "ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws" --publish "http://127.0.0.1:$pa" --secret "$SECRET" \
-  --users 200 --sessions-per-user 2 --workloads user --rates "$RATE" --seconds "$DURATION" --payload 100 \
-  --pids "a=$pida,b=$pidb,redis=$REDIS_PID" --out "$LOG_DIR/results.jsonl" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" &
+ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$RATE" "$DURATION" "$LOG_DIR/results.jsonl" \
+  --pids "a=$pida,b=$pidb,redis=$REDIS_PID"
+"${LADDER_COMMAND[@]}" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" &
 gen=$!
 STARTED_PIDS+=("$gen")
 echo "node a = pid $pida, node b = pid $pidb, redis = pid $REDIS_PID; logs in $LOG_DIR"

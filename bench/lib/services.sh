@@ -1,4 +1,4 @@
-# Helpers sourced by bench/run.sh and bench/thread-cpu.sh: the JVM flags, free ports, start/stop of the servers under test.
+# Helpers sourced by bench/run.sh, bench/ab.sh and bench/thread-cpu.sh: the JVM flags, free ports, start/stop of the servers under test.
 # Every process started here is recorded in STARTED_PIDS and stopped by pid only.
 
 STARTED_PIDS=()
@@ -14,6 +14,11 @@ GEN_FLAGS=${GEN_FLAGS:-"-Xms2g -Xmx2g -XX:+UseZGC"}
 note_cmd() { # appends a command line (secret masked) to $COMMANDS, if set
   [ -n "${COMMANDS:-}" ] && printf '%s\n' "$*" | sed "s/${SECRET:-__none__}/\$SECRET/g" >>"$COMMANDS"
   return 0
+}
+
+record() { # logs the exact command (secret masked) then runs it
+  note_cmd "$@"
+  "$@"
 }
 
 free_port() { # a free port below the ephemeral range (32768+), so client connections can't take it meanwhile
@@ -126,6 +131,31 @@ launch_java() { # name port jar args... -> JAVA_PID (does not wait; see await_po
   fi
   JAVA_PID=$!
   STARTED_PIDS+=("$JAVA_PID")
+}
+
+# One node of the product as every stomp-relay bench runs it: the relay on the given Redis, JWTs
+# signed with $SECRET, the load-test publisher on. `launch_product name port jar redis node-id
+# [extra args...]`, redis = the port of a standalone Redis on 127.0.0.1, or a Redis Cluster's
+# host:port list -> JAVA_PID (does not wait; see await_port).
+launch_product() {
+  local name=$1 port=$2 jar=$3 redis=$4 node_id=$5 redis_arg; shift 5
+  redis_arg=--spring.data.redis.url="redis://127.0.0.1:$redis"
+  [[ $redis == *:* ]] && redis_arg=--spring.data.redis.cluster.nodes="$redis"
+  JAVA_MAIN=io.stomprelay.StompRelayApplication launch_java "$name" "$port" "$jar" "$redis_arg" \
+    --stomp-relay.auth.jwt.secret="$SECRET" --stomp-relay.node-id="$node_id" --stomp-relay.loadtest.enabled=true "$@"
+}
+
+# The load generator's open-loop ladder, with the benchmark's sessions and payload (USERS users x 2
+# sessions, default 200; PAYLOAD bytes, default 100): `ladder_command system protocol ws-list
+# publish-url workloads rates step-seconds out.jsonl [extra...]` (extra: --pids, --profile-pid,
+# --deflate, ...) sets LADDER_COMMAND, for the caller to run (`record "${LADDER_COMMAND[@]}" >out`,
+# or in the background with `&`, so that $! is the generator's own pid).
+ladder_command() {
+  local system=$1 protocol=$2 ws=$3 publish=$4 workloads=$5 rates=$6 seconds=$7 out=$8; shift 8
+  # shellcheck disable=SC2206 # GEN_FLAGS is a list of flags
+  LADDER_COMMAND=(java $GEN_FLAGS -jar "$LOADGEN" run --system "$system" --protocol "$protocol" --ws "$ws"
+    --publish "$publish" --secret "$SECRET" --users "${USERS:-200}" --sessions-per-user 2
+    --workloads "$workloads" --rates "$rates" --seconds "$seconds" --payload "${PAYLOAD:-100}" --out "$out" "$@")
 }
 
 await_port() { # name port

@@ -101,7 +101,7 @@ final class HistoryStorm {
 			for (int u = 0; u < users; u++) {
 				String token = Jwt.hs256(secret, "u" + u, List.of("USER"), 3600);
 				for (int k = 0; k < perUser; k++) {
-					Session s = new Session(sessions.size(), "u" + u, token, ws[k % ws.length]);
+					Session s = new Session(sessions.size(), "u" + u, token, k % ws.length, ws[k % ws.length]);
 					s.subscribeFrames = new String[] { subscribe(s.index, subscribeDestination, null) };
 					sessions.add(s);
 				}
@@ -151,7 +151,7 @@ final class HistoryStorm {
 			// 4. everyone reconnects at once with resume-from; live rounds pushed meanwhile
 			List<Session> again = new ArrayList<>();
 			for (Session old : sessions) {
-				Session s = new Session(old.index, old.user, old.token, old.url);
+				Session s = old.reconnect();
 				s.lastPosition = old.lastPosition;
 				s.subscribeFrames = new String[] { subscribe(s.index, subscribeDestination, old.lastPosition) };
 				again.add(s);

@@ -9,10 +9,11 @@ final class Session {
 	final int index;
 	final String user;
 	final String token;
+	/** Which of the generator's node URLs it is connected to (0 = the first, the publishing node). */
+	final int node;
+
 	final String url;
 
-	/** Which of the generator's node URLs it is connected to (0 = the first, the publishing node). */
-	volatile int node;
 	final CompletableFuture<Void> ready = new CompletableFuture<>();
 	volatile Channel channel;
 
@@ -31,11 +32,17 @@ final class Session {
 	/** The first ERROR frame of this connection (text), if any. */
 	volatile String error;
 
-	Session(int index, String user, String token, String url) {
+	Session(int index, String user, String token, int node, String url) {
 		this.index = index;
 		this.user = user;
 		this.token = token;
+		this.node = node;
 		this.url = url;
+	}
+
+	/** The same user, token and node on a new connection, for a reconnect. */
+	Session reconnect() {
+		return new Session(this.index, this.user, this.token, this.node, this.url);
 	}
 
 }
