@@ -82,6 +82,30 @@ class EnvelopeCodecTest {
 		assertSameEnvelope(this.codec.decode(raw.toByteArray()), envelope);
 	}
 
+	/** Decoding reads ASCII strings as they are and anything else as modified UTF-8, strictly. */
+	@Test
+	void aMalformedNonAsciiStringIsRefused() {
+		byte[] bytes = this.codec.encode(envelope(MessageKind.ALL, Map.of("x-u", List.of("aé")), new byte[0]));
+		int at = indexOf(bytes, new byte[] { 'a', (byte) 0xC3, (byte) 0xA9 });
+		RelayEnvelope intact = this.codec.decode(bytes);
+		assertThat(intact.nativeHeaders().get("x-u")).containsExactly("aé");
+
+		bytes[at + 2] = 'b'; // a two-byte lead followed by an ASCII byte
+		assertRejected(bytes, "truncated");
+		bytes[at + 1] = 0; // a NUL byte is not how the format writes U+0000, but DataInput reads it as one
+		bytes[at + 2] = 'b';
+		assertThat(this.codec.decode(bytes).nativeHeaders().get("x-u")).containsExactly("a\u0000b");
+	}
+
+	private static int indexOf(byte[] bytes, byte[] part) {
+		for (int i = 0; i + part.length <= bytes.length; i++) {
+			if (Arrays.equals(bytes, i, i + part.length, part, 0, part.length)) {
+				return i;
+			}
+		}
+		throw new AssertionError("not found");
+	}
+
 	@Test
 	void aStringOfExactly65535EncodedBytesIsAcceptedAndOneMoreIsRefused() {
 		String twoByteChars = "é".repeat(32_767) + "x";

@@ -4,7 +4,9 @@ import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -112,7 +114,7 @@ public class EnvelopeCodec {
 
 	/**
 	 * The bytes {@link java.io.DataOutput#writeUTF} writes for {@code value}, which {@link #decode}
-	 * reads back with {@link DataInputStream#readUTF}: a 2-byte length, then modified UTF-8 (U+0000
+	 * reads back as {@link DataInputStream#readUTF} does: a 2-byte length, then modified UTF-8 (U+0000
 	 * as two bytes, a supplementary character as its two surrogates of three bytes each).
 	 * @throws EnvelopeFormatException when the encoded string is longer than 65,535 bytes
 	 */
@@ -160,7 +162,7 @@ public class EnvelopeCodec {
 	public static String positionOf(byte[] bytes) {
 		int length = (bytes.length > 2) ? bytes[2] & 0xFF : -1;
 		return (length > 0 && bytes.length > 3 + length)
-				? new String(bytes, 3, length, java.nio.charset.StandardCharsets.US_ASCII) : null;
+				? new String(bytes, 3, length, StandardCharsets.US_ASCII) : null;
 	}
 
 	/** @return whether the bytes are a positioned frame rather than a plain envelope */
@@ -189,43 +191,122 @@ public class EnvelopeCodec {
 		if (bytes[start + 2] != VERSION) {
 			throw new EnvelopeFormatException("unsupported version " + bytes[start + 2]);
 		}
-		try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes, start + 4, bytes.length - start - 4))) {
-			MessageKind kind = MessageKind.fromCode(bytes[start + 3]);
-			long timestamp = in.readLong();
-			in.skipNBytes(STAMP_LENGTH);
-			String originNode = required(in.readUTF(), "origin node");
-			String messageId = required(in.readUTF(), "message id");
-			String user = emptyToNull(in.readUTF());
-			String destination = required(in.readUTF(), "destination");
-			String contentType = emptyToNull(in.readUTF());
-			int headerCount = in.readUnsignedShort();
-			if (headerCount > MAX_HEADERS) {
-				throw new EnvelopeFormatException("too many headers");
+		Reader in = new Reader(bytes, start + 4);
+		MessageKind kind = MessageKind.fromCode(bytes[start + 3]);
+		long timestamp = in.readLong();
+		in.skip(STAMP_LENGTH);
+		String originNode = required(in.readUtf(), "origin node");
+		String messageId = required(in.readUtf(), "message id");
+		String user = emptyToNull(in.readUtf());
+		String destination = required(in.readUtf(), "destination");
+		String contentType = emptyToNull(in.readUtf());
+		int headerCount = in.readUnsignedShort();
+		if (headerCount > MAX_HEADERS) {
+			throw new EnvelopeFormatException("too many headers");
+		}
+		Map<String, List<String>> headers = (headerCount == 0) ? Collections.emptyMap()
+				: new LinkedHashMap<>(headerCount * 2);
+		for (int i = 0; i < headerCount; i++) {
+			String name = in.readUtf();
+			int valueCount = in.readUnsignedShort();
+			List<String> values = new ArrayList<>(valueCount);
+			for (int v = 0; v < valueCount; v++) {
+				values.add(in.readUtf());
 			}
-			Map<String, List<String>> headers = (headerCount == 0) ? Collections.emptyMap()
-					: new LinkedHashMap<>(headerCount * 2);
-			for (int i = 0; i < headerCount; i++) {
-				String name = in.readUTF();
-				int valueCount = in.readUnsignedShort();
-				List<String> values = new ArrayList<>(valueCount);
-				for (int v = 0; v < valueCount; v++) {
-					values.add(in.readUTF());
+			headers.put(name, values);
+		}
+		int length = in.readInt();
+		if (length < 0 || length != in.remaining()) {
+			throw new EnvelopeFormatException("payload length mismatch");
+		}
+		byte[] payload = in.readBytes(length);
+		RelayEnvelope envelope = new RelayEnvelope(originNode, messageId, kind, user, destination, timestamp,
+				contentType, headers, payload);
+		checkConsistent(envelope);
+		return envelope;
+	}
+
+	/**
+	 * Reads the fields of an envelope from its bytes, as {@link java.io.DataInputStream} would,
+	 * without a stream and its buffers per message. Running past the end is {@code truncated}.
+	 */
+	private static final class Reader {
+
+		private final byte[] bytes;
+
+		private int position;
+
+		Reader(byte[] bytes, int position) {
+			this.bytes = bytes;
+			this.position = position;
+		}
+
+		int remaining() {
+			return this.bytes.length - this.position;
+		}
+
+		private int advance(int count) {
+			if (count > remaining()) {
+				throw new EnvelopeFormatException("truncated");
+			}
+			int at = this.position;
+			this.position += count;
+			return at;
+		}
+
+		void skip(int count) {
+			advance(count);
+		}
+
+		long readLong() {
+			int at = advance(8);
+			long value = 0;
+			for (int i = at; i < at + 8; i++) {
+				value = (value << 8) | (this.bytes[i] & 0xFF);
+			}
+			return value;
+		}
+
+		int readInt() {
+			int at = advance(4);
+			return ((this.bytes[at] & 0xFF) << 24) | ((this.bytes[at + 1] & 0xFF) << 16)
+					| ((this.bytes[at + 2] & 0xFF) << 8) | (this.bytes[at + 3] & 0xFF);
+		}
+
+		int readUnsignedShort() {
+			int at = advance(2);
+			return ((this.bytes[at] & 0xFF) << 8) | (this.bytes[at + 1] & 0xFF);
+		}
+
+		/**
+		 * A string as {@link #putUtf} writes it: ASCII (every byte 1-127) as it is; anything else
+		 * through {@link java.io.DataInputStream#readUTF}, which also rejects malformed input.
+		 */
+		String readUtf() {
+			int length = readUnsignedShort();
+			int at = advance(length);
+			for (int i = at; i < at + length; i++) {
+				if (this.bytes[i] <= 0) {
+					return readModifiedUtf8(at - 2, length + 2);
 				}
-				headers.put(name, values);
 			}
-			int length = in.readInt();
-			if (length < 0 || length != in.available()) {
-				throw new EnvelopeFormatException("payload length mismatch");
+			return new String(this.bytes, at, length, StandardCharsets.ISO_8859_1);
+		}
+
+		private String readModifiedUtf8(int from, int count) {
+			try {
+				return new DataInputStream(new ByteArrayInputStream(this.bytes, from, count)).readUTF();
 			}
-			byte[] payload = in.readNBytes(length);
-			RelayEnvelope envelope = new RelayEnvelope(originNode, messageId, kind, user, destination, timestamp,
-					contentType, headers, payload);
-			checkConsistent(envelope);
-			return envelope;
+			catch (IOException ex) {
+				throw new EnvelopeFormatException("truncated");
+			}
 		}
-		catch (IOException ex) {
-			throw new EnvelopeFormatException("truncated");
+
+		byte[] readBytes(int count) {
+			int at = advance(count);
+			return Arrays.copyOfRange(this.bytes, at, at + count);
 		}
+
 	}
 
 	/**
@@ -236,7 +317,7 @@ public class EnvelopeCodec {
 	public static boolean isFrom(byte[] bytes, byte[] node) {
 		int start = STAMP_OFFSET + STAMP_LENGTH;
 		return bytes.length >= start + node.length && bytes[0] == MAGIC_0 && bytes[1] == MAGIC_1
-				&& java.util.Arrays.equals(bytes, start, start + node.length, node, 0, node.length);
+				&& Arrays.equals(bytes, start, start + node.length, node, 0, node.length);
 	}
 
 	/**

@@ -21,6 +21,9 @@ public enum MessageKind {
 	 */
 	DISCONNECT(4);
 
+	/** {@link #values()} copies its array at every call; decoding reads this one. */
+	private static final MessageKind[] KINDS = values();
+
 	private final byte code;
 
 	MessageKind(int code) {
@@ -32,7 +35,7 @@ public enum MessageKind {
 	}
 
 	static MessageKind fromCode(byte code) {
-		for (MessageKind kind : values()) {
+		for (MessageKind kind : KINDS) {
 			if (kind.code == code) {
 				return kind;
 			}

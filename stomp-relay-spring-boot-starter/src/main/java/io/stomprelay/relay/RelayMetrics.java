@@ -1,6 +1,5 @@
 package io.stomprelay.relay;
 
-import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -115,7 +114,7 @@ public class RelayMetrics {
 		this.received.get(kind).increment();
 		long latency = System.currentTimeMillis() - originTimestampMillis;
 		if (latency >= 0) {
-			this.deliveryLatency.record(Duration.ofMillis(latency));
+			this.deliveryLatency.record(latency, TimeUnit.MILLISECONDS);
 		}
 	}
 
