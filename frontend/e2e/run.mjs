@@ -503,12 +503,7 @@ test('tab recovers after its WebSocket is dropped and events still work', async 
   const user = randomUser('rc');
   const tab = await openTab(NODE_B_URL, { user });
   const nodeBefore = await nodeOf(tab);
-  // Record every state the page shows from now on.
-  await tab.evaluate(() => {
-    const el = document.querySelector('[data-testid="state"]');
-    window.__seenStates = [el.textContent];
-    new MutationObserver(() => window.__seenStates.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
-  });
+  await recordStates(tab);
   const hadSocket = await tab.evaluate(() => {
     const ws = window.__stompRelay.client.webSocket;
     ws?.close();
@@ -517,7 +512,7 @@ test('tab recovers after its WebSocket is dropped and events still work', async 
   assert.ok(hadSocket, 'test hook exposes the WebSocket');
   await waitForState(tab, 'reconnecting', 'state "reconnecting" after the drop');
   await waitForState(tab, 'connected', 'state "connected" again');
-  const seen = await tab.evaluate(() => window.__seenStates);
+  const seen = await seenStates(tab);
   assert.ok(seen.indexOf('reconnecting') < seen.lastIndexOf('connected'), `states seen: ${seen.join(' → ')}`);
   assert.equal(await tab.textContent(sel('user')), user, 'still signed in after reconnect');
   assert.equal(await nodeOf(tab), nodeBefore, 'node shown again');
