@@ -146,7 +146,7 @@ public final class LoadGen {
 
 			long profilePeak = 0; // the peak of the workload to record with JFR at the end
 			for (String workload : workloads) {
-				int fanout = workload.equals("topic") ? sessions.size() : perUser;
+				int fanout = fanout(workload, sessions.size(), perUser);
 				// warm-up (JIT, and for the RabbitMQ relay: wait for the user registry broadcast)
 				boolean warm = false;
 				for (int i = 0; i < 6 && !warm; i++) {
@@ -219,7 +219,7 @@ public final class LoadGen {
 			// in a node can leave it slower for what follows (in one full run the publishing node's
 			// CPU per `topic` delivery, measured after it, was 1.6 times the other node's).
 			if (profilePid > 0 && profilePeak > 0) {
-				int fanout = profileWorkload.equals("topic") ? sessions.size() : perUser;
+				int fanout = fanout(profileWorkload, sessions.size(), perUser);
 				LOG.printf("[%s/%s] profiling pid %d at the peak, %d deliveries/s -> %s%n", system, profileWorkload,
 						profilePid, profilePeak, profileOut);
 				LOG.print(jcmd(profilePid, "JFR.start name=peak settings=default filename=" + profileOut));
@@ -241,6 +241,11 @@ public final class LoadGen {
 			}
 		}
 		return 0;
+	}
+
+	/** @return deliveries per published message: every session for {@code topic}, the user's sessions for {@code user} */
+	private static int fanout(String workload, int sessions, int sessionsPerUser) {
+		return workload.equals("topic") ? sessions : sessionsPerUser;
 	}
 
 	private Map<String, Object> runOnce(HttpClient http, WsClient client, String publish, String workload, int users,
