@@ -23,7 +23,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * {@link SessionLanes}: one session's tasks in order on a shared pool, sessions in parallel, a
- * paused session holding no thread, and no lane left behind.
+ * paused session holding no thread, no lane left behind, and the thread that reads a session's
+ * frames handling them itself only while nothing of that session is waiting.
  */
 class SessionLanesTest {
 
@@ -89,6 +90,58 @@ class SessionLanesTest {
 		this.lanes.execute(task("s1", () -> ran.add("next")));
 
 		await().atMost(Duration.ofSeconds(2)).until(() -> ran.contains("next"));
+	}
+
+	@Test
+	void theReadingThreadHandlesItsSessionsFrameItselfWhenTheLaneIsIdle() throws Exception {
+		Thread reader = Thread.currentThread();
+		List<String> ran = new CopyOnWriteArrayList<>();
+
+		this.lanes.readFrames("s1", () -> {
+			this.lanes.execute(task("s1", () -> ran.add("s1:" + (Thread.currentThread() == reader))));
+			this.lanes.execute(task("s2", () -> ran.add("s2:" + (Thread.currentThread() == reader))));
+		});
+		this.lanes.execute(task("s1", () -> ran.add("s1-not-reading:" + (Thread.currentThread() == reader))));
+
+		assertThat(ran).startsWith("s1:true");
+		await().atMost(Duration.ofSeconds(2)).until(() -> ran.size() == 3);
+		assertThat(ran).contains("s2:false", "s1-not-reading:false");
+		await().atMost(Duration.ofSeconds(1)).until(() -> this.lanes.activeSessions() == 0);
+	}
+
+	@Test
+	void theReadingThreadQueuesItsFrameBehindTheSessionsEarlierWork() throws Exception {
+		List<String> ran = new CopyOnWriteArrayList<>();
+		CompletableFuture<Void> redis = new CompletableFuture<>();
+		this.lanes.execute(task("s1", () -> this.lanes.pauseUntil(redis, () -> ran.add("subscribed"))));
+		await().atMost(Duration.ofSeconds(2)).until(() -> this.lanes.activeSessions() == 1);
+
+		this.lanes.readFrames("s1", () -> this.lanes.execute(task("s1", () -> ran.add("send"))));
+
+		assertThat(ran).isEmpty();
+		redis.complete(null);
+		await().atMost(Duration.ofSeconds(2)).until(() -> ran.size() == 2);
+		assertThat(ran).containsExactly("subscribed", "send");
+	}
+
+	@Test
+	void aPauseInAFrameHandledByTheReadingThreadReleasesIt() throws Exception {
+		List<String> ran = new CopyOnWriteArrayList<>();
+		CompletableFuture<Void> redis = new CompletableFuture<>();
+
+		this.lanes.readFrames("s1", () -> {
+			this.lanes.execute(task("s1", () -> {
+				ran.add("subscribe");
+				this.lanes.pauseUntil(redis, () -> ran.add("subscribed"));
+			}));
+			this.lanes.execute(task("s1", () -> ran.add("send")));
+		});
+
+		assertThat(ran).containsExactly("subscribe");
+		redis.complete(null);
+		await().atMost(Duration.ofSeconds(2)).until(() -> ran.size() == 3);
+		assertThat(ran).containsExactly("subscribe", "subscribed", "send");
+		await().atMost(Duration.ofSeconds(1)).until(() -> this.lanes.activeSessions() == 0);
 	}
 
 	private static MessageHandlingRunnable task(String session, Runnable body) {

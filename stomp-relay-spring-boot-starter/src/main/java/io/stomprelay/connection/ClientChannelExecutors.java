@@ -162,7 +162,8 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 				}
 				ErrorThenCloseWebSocketHandler handler = new ErrorThenCloseWebSocketHandler(
 						beanFactory.getBean("clientInboundChannel", MessageChannel.class),
-						beanFactory.getBean("clientOutboundChannel", SubscribableChannel.class));
+						beanFactory.getBean("clientOutboundChannel", SubscribableChannel.class),
+						beanFactory.getBean("stompRelaySessionLanes", SessionLanes.class));
 				handler.setPhase(((SubProtocolWebSocketHandler) bean).getPhase());
 				return handler;
 			}

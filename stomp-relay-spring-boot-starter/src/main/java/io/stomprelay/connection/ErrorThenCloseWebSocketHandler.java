@@ -16,8 +16,9 @@ import org.springframework.web.socket.handler.ConcurrentWebSocketSessionDecorato
 import org.springframework.web.socket.messaging.SubProtocolWebSocketHandler;
 
 /**
- * Spring's STOMP-over-WebSocket handler with one change: a connection that ends with an
- * {@code ERROR} frame is closed only after that frame has been written.
+ * Spring's STOMP-over-WebSocket handler with two changes: a connection that ends with an
+ * {@code ERROR} frame is closed only after that frame has been written, and the thread that reads a
+ * session's WebSocket messages may handle their frames itself ({@link SessionLanes#readFrames}).
  *
  * <p>Spring writes an {@code ERROR} (a refused frame, a bad token, an absurd destination) and
  * closes the connection with 1002 straight away. When another thread is writing to the same
@@ -29,8 +30,20 @@ import org.springframework.web.socket.messaging.SubProtocolWebSocketHandler;
  */
 public class ErrorThenCloseWebSocketHandler extends SubProtocolWebSocketHandler {
 
-	public ErrorThenCloseWebSocketHandler(MessageChannel clientInboundChannel, SubscribableChannel clientOutboundChannel) {
+	private final SessionLanes lanes;
+
+	/**
+	 * @param lanes the client inbound channel's executor
+	 */
+	public ErrorThenCloseWebSocketHandler(MessageChannel clientInboundChannel, SubscribableChannel clientOutboundChannel,
+			SessionLanes lanes) {
 		super(clientInboundChannel, clientOutboundChannel);
+		this.lanes = lanes;
+	}
+
+	@Override
+	public void handleMessage(WebSocketSession session, WebSocketMessage<?> message) throws Exception {
+		this.lanes.readFrames(session.getId(), () -> super.handleMessage(session, message));
 	}
 
 	@Override

@@ -29,6 +29,14 @@ import org.springframework.messaging.support.MessageHandlingRunnable;
  * <p>A lane exists only while its session has work queued, so ended sessions leave nothing behind.
  * A lane runs a bounded batch of tasks before it yields its thread, so a flooding client cannot
  * monopolise the pool.
+ * <p>The thread that reads a session's frames from its connection ({@link #readFrames}) handles a
+ * frame of that session itself when the session's lane is idle, instead of handing it to the pool
+ * and going back to sleep: on a busy node that hand-off (a pool thread woken per frame, and put to
+ * sleep again) cost more than handling the frame. The order is the same, because a frame runs
+ * inline only when nothing of its session is queued or running, and later frames of the session
+ * cannot be read until it returns; a client that sends faster than its frames are handled is
+ * simply read more slowly. Frames of other sessions, and tasks sent from any other thread, still go
+ * through the pool.
  */
 public class SessionLanes implements TaskExecutor {
 
@@ -41,6 +49,9 @@ public class SessionLanes implements TaskExecutor {
 	private final ConcurrentHashMap<String, Lane> lanes = new ConcurrentHashMap<>();
 
 	private final ThreadLocal<Lane> current = new ThreadLocal<>();
+
+	/** The session whose frames this thread is reading from its connection right now. */
+	private final ThreadLocal<String> reading = new ThreadLocal<>();
 
 	/**
 	 * @param pool the threads that run the lanes
@@ -68,8 +79,35 @@ public class SessionLanes implements TaskExecutor {
 				}
 				lane.scheduled = true;
 			}
-			schedule(lane);
+			if (session.equals(this.reading.get()) && this.current.get() == null) {
+				drain(lane);
+			}
+			else {
+				schedule(lane);
+			}
 			return;
+		}
+	}
+
+	/**
+	 * Reads frames of one session on this thread: while {@code read} runs, a frame of that session
+	 * whose lane is idle is handled right here instead of on the pool.
+	 * @param session the id of the session whose WebSocket message {@code read} handles
+	 * @param read what the container asked of this thread: decode the message and send its frames on
+	 */
+	public void readFrames(String session, FrameReader read) throws Exception {
+		String outer = this.reading.get();
+		this.reading.set(session);
+		try {
+			read.read();
+		}
+		finally {
+			if (outer != null) {
+				this.reading.set(outer);
+			}
+			else {
+				this.reading.remove();
+			}
 		}
 	}
 
@@ -152,6 +190,14 @@ public class SessionLanes implements TaskExecutor {
 			return SimpMessageHeaderAccessor.getSessionId(handling.getMessage().getHeaders());
 		}
 		return null;
+	}
+
+	/** The reading of one WebSocket message, as the container hands it to the STOMP handler. */
+	@FunctionalInterface
+	public interface FrameReader {
+
+		void read() throws Exception;
+
 	}
 
 	private static final class Lane {
