@@ -25,7 +25,10 @@ class SafeStompErrorHandlerTest {
 
 	private final Counter oversizeFrames = Counter.builder("test.oversize").register(new SimpleMeterRegistry());
 
-	private final SafeStompErrorHandler handler = new SafeStompErrorHandler("test-node", this.oversizeFrames);
+	private final Counter deniedFrames = Counter.builder("test.denied").register(new SimpleMeterRegistry());
+
+	private final SafeStompErrorHandler handler = new SafeStompErrorHandler("test-node", this.oversizeFrames,
+			this.deniedFrames);
 
 	@Test
 	void aClientRejectionIsReportedWithItsOwnMessage() {
@@ -39,8 +42,10 @@ class SafeStompErrorHandlerTest {
 	}
 
 	@Test
-	void accessDeniedIsReportedAsAccessDenied() {
+	void accessDeniedIsReportedAsAccessDeniedAndCounted() {
 		assertThat(errorMessage(new AccessDeniedException("Access Denied for /topic/admin"))).isEqualTo("access denied");
+		assertThat(this.deniedFrames.count()).isEqualTo(1);
+		assertThat(this.oversizeFrames.count()).isZero();
 	}
 
 	@Test

@@ -35,7 +35,8 @@ import org.springframework.web.socket.server.HandshakeInterceptor;
  * <ul>
  * <li>the client inbound and outbound channels get their own named, bounded pools
  * ({@code stomp-relay-inbound-N}, {@code stomp-relay-outbound-N}); inbound frames run on them in
- * per-session order ({@link SessionLanes}). Without this, Boot hands both
+ * per-session order ({@link SessionLanes}), or on the thread that read them when nothing else of
+ * their session is queued. Without this, Boot hands both
  * channels the only {@code AsyncTaskExecutor} in the context, the two-thread
  * {@code stompRelayScheduler}, and two clients whose socket buffers are full stop every session of
  * the node;</li>

@@ -53,7 +53,8 @@ class ConnectionLimitsConfiguration {
 
 	@Bean
 	static SafeStompErrorHandler safeStompErrorHandler(MeterRegistry registry, NodeIdentity node) {
-		return new SafeStompErrorHandler(node.id(), SessionLimits.rejections(registry, "frame-size"));
+		return new SafeStompErrorHandler(node.id(), SessionLimits.rejections(registry, "frame-size"),
+				SessionLimits.rejections(registry, "access-denied"));
 	}
 
 	/** The {@code @MessageExceptionHandler}s that answer controller failures with a safe {@code ERROR}. */

@@ -49,13 +49,17 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 
 	private final Counter oversizeFrames;
 
+	private final Counter deniedFrames;
+
 	/**
 	 * @param nodeId this node's id, for log lines
 	 * @param oversizeFrames counts frames refused for exceeding {@code stomp-relay.limits.message-size}
+	 * @param deniedFrames counts frames the destination rules refused ("access denied")
 	 */
-	public SafeStompErrorHandler(String nodeId, Counter oversizeFrames) {
+	public SafeStompErrorHandler(String nodeId, Counter oversizeFrames, Counter deniedFrames) {
 		this.nodeId = nodeId;
 		this.oversizeFrames = oversizeFrames;
+		this.deniedFrames = deniedFrames;
 	}
 
 	@Override
@@ -63,6 +67,9 @@ public class SafeStompErrorHandler extends StompSubProtocolErrorHandler {
 		String message = describe(clientMessage, ex, this.nodeId);
 		if (FRAME_TOO_LARGE.equals(message)) {
 			this.oversizeFrames.increment();
+		}
+		else if (ACCESS_DENIED.equals(message)) {
+			this.deniedFrames.increment();
 		}
 		logger.info("Node {}: refused a frame from session {}: {}", this.nodeId, sessionId(clientMessage), message);
 		StompHeaderAccessor error = StompHeaderAccessor.create(StompCommand.ERROR);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What a client frame costs the node that reads it, for two builds side by side
+# (bench/PROFILE.md item 31).
+#
+#   bash bench/inbound.sh <jar A> <jar B>
+#   ROUNDS=3 RATE=10000 SESSIONS=200 bash bench/inbound.sh before.jar after.jar
+#
+# Starts one redis-server on a free loopback port; for each round, build A then build B: one node of
+# the jar (the JVM flags of bench/run.sh), SESSIONS authenticated sessions, each sending SEND frames
+# to an /app destination no handler maps, RATE frames/s in total (within the default per-session
+# rate limit: 10,000/s over 200 sessions is 50/s each), one frame per WebSocket message. After
+# WARMUP seconds the node's CPU time is read over SECONDS and printed per frame. Stops only the
+# processes it started, by pid.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+JAR_A=${1:?usage: bash bench/inbound.sh <jar A> <jar B>}
+JAR_B=${2:?usage: bash bench/inbound.sh <jar A> <jar B>}
+ROUNDS=${ROUNDS:-3}
+RATE=${RATE:-10000}
+SESSIONS=${SESSIONS:-200}
+SECONDS_MEASURED=${SECONDS_MEASURED:-20}
+WARMUP=${WARMUP:-15}
+LOG_DIR=$(mktemp -d /tmp/stomp-relay-inbound.XXXXXX)
+SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
+# shellcheck source=lib/services.sh
+source "$BENCH_DIR/lib/services.sh"
+trap stop_all EXIT
+
+for jar in "$JAR_A" "$JAR_B"; do
+  [ -f "$jar" ] || { echo "no $jar" >&2; exit 1; }
+done
+command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 1; }
+LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
+[ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+
+rp=$(free_port); start_redis "$rp"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for build in A B; do
+    jar=$JAR_A; [ "$build" = B ] && jar=$JAR_B
+    port=$(free_port)
+    launch_product "node-$build-$round" "$port" "$jar" "$rp" a; pid=$JAVA_PID
+    await_port "node-$build-$round" "$port"
+    line=$(java $GEN_FLAGS -jar "$LOADGEN" inbound --ws "ws://127.0.0.1:$port/ws" --secret "$SECRET" \
+      --server-pid "$pid" --sessions "$SESSIONS" --rate "$RATE" --seconds "$SECONDS_MEASURED" --warmup "$WARMUP" \
+      2>>"$LOG_DIR/gen.err") || line="failed (see $LOG_DIR/gen.err)"
+    echo "round $round $build: $line"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+done
