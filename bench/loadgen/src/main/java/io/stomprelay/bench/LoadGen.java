@@ -45,7 +45,8 @@ import org.HdrHistogram.Histogram;
  * <p>{@code storm} ({@link HistoryStorm}): message history's recovery after every session is cut
  * at once.
  *
- * <p>{@code inbound} ({@link InboundCost}): the node's CPU per client {@code SEND} frame.
+ * <p>{@code inbound} ({@link InboundCost}): the node's CPU per client {@code SEND} frame;
+ * {@code push} ({@link PushCost}): per message sent through the HTTP push API.
  */
 public final class LoadGen {
 
@@ -64,8 +65,8 @@ public final class LoadGen {
 
 	public static void main(String[] argv) throws Exception {
 		if (argv.length == 0 || !(argv[0].equals("run") || argv[0].equals("idle") || argv[0].equals("scale")
-				|| argv[0].equals("storm") || argv[0].equals("inbound"))) {
-			LOG.println("usage: loadgen run|idle|scale|storm|inbound --key value ... (see bench/README.md)");
+				|| argv[0].equals("storm") || argv[0].equals("inbound") || argv[0].equals("push"))) {
+			LOG.println("usage: loadgen run|idle|scale|storm|inbound|push --key value ... (see bench/README.md)");
 			System.exit(64);
 		}
 		Map<String, String> a = parse(Arrays.copyOfRange(argv, 1, argv.length));
@@ -74,6 +75,7 @@ public final class LoadGen {
 			case "scale" -> new LoadGen().scale(a);
 			case "storm" -> new HistoryStorm(a).run();
 			case "inbound" -> new InboundCost(a).run();
+			case "push" -> new PushCost(a).run();
 			default -> new LoadGen().idle(a);
 		};
 		System.exit(rc);
