@@ -28,8 +28,9 @@ public class StompRelayApplication {
 	 * Spring Security records no observations in the server. With Micrometer present it would wrap
 	 * the authorization of every inbound STOMP frame (and the filter chain of every HTTP request) in
 	 * an observation with its timers and, with tracing, a span: about 4 KB of garbage and a sixth of
-	 * the CPU of every client frame (bench/PROFILE.md item 31), for figures the server's own meters
-	 * already give (refused frames by reason, {@code http.server.requests}).
+	 * the CPU of every client frame, a quarter of every HTTP push's (bench/PROFILE.md items 31-32),
+	 * for figures the server's own meters already give (refused frames by reason,
+	 * {@code http.server.requests}).
 	 * {@code stomp-relay.observations.spring-security=true} keeps Spring Security's default.
 	 */
 	@Bean
