@@ -36,7 +36,6 @@ trap stop_all EXIT
 for jar in "$JAR_A" "$JAR_B"; do
   [ -f "$jar" ] || { echo "no $jar" >&2; exit 1; }
 done
-command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 1; }
 LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
 [ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
 

@@ -72,6 +72,10 @@ stop_all() {
 }
 
 start_redis() { # port -> REDIS_PID
+  if ! command -v redis-server >/dev/null; then
+    echo "redis-server not found: apt-get install redis-server (bench/run.sh installs it)" >&2
+    return 1
+  fi
   note_cmd redis-server --port "$1" --bind 127.0.0.1 --save "''" --appendonly no
   redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
     --logfile "$LOG_DIR/redis-$1.log" &
