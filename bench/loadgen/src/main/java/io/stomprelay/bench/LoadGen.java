@@ -639,7 +639,10 @@ public final class LoadGen {
 					batch.add(s);
 				}
 				long t0 = System.nanoTime();
+				long cpu0 = ProcCpu.cpuMillis(serverPid);
 				int failed = openAll(client, batch, sourceIps, 200, true, 300);
+				// the node's CPU for the handshakes, CONNECTs and SUBSCRIBEs of this stage's sessions
+				long connectCpuMs = ProcCpu.cpuMillis(serverPid) - cpu0;
 				long openMs = (System.nanoTime() - t0) / 1_000_000;
 				Thread.sleep(5000);
 				Memory m = memory(serverPid);
@@ -653,6 +656,8 @@ public final class LoadGen {
 				row.put("open_connections", open);
 				row.put("failed", failed);
 				row.put("open_ms", openMs);
+				row.put("connect_cpu_ms", connectCpuMs);
+				row.put("connect_cpu_us_per_connection", batch.isEmpty() ? null : round(connectCpuMs * 1000.0 / batch.size()));
 				row.put("baseline_heap_mb", round(base.heapUsedMb()));
 				row.put("baseline_rss_mb", round(base.rssMb()));
 				row.put("baseline_heap_live_mb", round(base.liveMb()));
@@ -667,8 +672,9 @@ public final class LoadGen {
 				row.put("jvm_flags", jvmFlags);
 				row.put("ts", java.time.Instant.now().toString());
 				emit(out, row);
-				LOG.printf("[idle] %d open (%d failed): heap=%.1f MB live=%.1f MB rss=%.1f MB%n", open, failed,
-						m.heapUsedMb(), m.liveMb(), m.rssMb());
+				LOG.printf("[idle] %d open (%d failed): heap=%.1f MB live=%.1f MB rss=%.1f MB; opening them took %d ms, "
+						+ "%.0f µs of node CPU each%n", open, failed, m.heapUsedMb(), m.liveMb(), m.rssMb(), openMs,
+						batch.isEmpty() ? 0.0 : connectCpuMs * 1000.0 / batch.size());
 			}
 			for (Session s : sessions) {
 				if (s.channel != null) {
