@@ -32,11 +32,8 @@ JVM_FLAGS_A=${JVM_FLAGS_A:-$JVM_FLAGS}
 JVM_FLAGS_B=${JVM_FLAGS_B:-$JVM_FLAGS}
 trap stop_all EXIT
 
-for jar in "$JAR_A" "$JAR_B"; do
-  [ -f "$jar" ] || { echo "no $jar" >&2; exit 1; }
-done
-LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
-[ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+require_jars "$JAR_A" "$JAR_B"
+ensure_loadgen
 mkdir -p "$OUT"
 
 ladder() { # jar out.jsonl node-jvm-flags

@@ -33,11 +33,8 @@ SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 source "$BENCH_DIR/lib/services.sh"
 trap stop_all EXIT
 
-for jar in "$JAR_A" "$JAR_B"; do
-  [ -f "$jar" ] || { echo "no $jar" >&2; exit 1; }
-done
-LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
-[ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+require_jars "$JAR_A" "$JAR_B"
+ensure_loadgen
 
 rp=$(free_port); start_redis "$rp"
 for ((round = 1; round <= ROUNDS; round++)); do

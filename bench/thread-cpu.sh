@@ -28,9 +28,8 @@ SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 source "$BENCH_DIR/lib/services.sh"
 trap stop_all EXIT
 
-[ -f "$JAR" ] || { echo "no $JAR: run ./mvnw -DskipTests package first" >&2; exit 1; }
-LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
-[ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+require_jars "$JAR"
+ensure_loadgen
 
 rp=$(free_port); start_redis "$rp"
 pa=$(free_port); pb=$(free_port)

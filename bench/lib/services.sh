@@ -71,6 +71,18 @@ stop_all() {
   STARTED_PIDS=()
 }
 
+require_jars() { # jar... : stop the script unless every one exists
+  local jar
+  for jar in "$@"; do
+    [ -f "$jar" ] || { echo "no $jar: run ./mvnw -DskipTests package first" >&2; exit 1; }
+  done
+}
+
+ensure_loadgen() { # -> LOADGEN, the load generator's jar, built when missing (needs BENCH_DIR, LOG_DIR)
+  LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
+  [ -f "$LOADGEN" ] || (cd "$BENCH_DIR/loadgen" && mvn -q -B -DskipTests package >"$LOG_DIR/build-loadgen.log")
+}
+
 start_redis() { # port -> REDIS_PID
   if ! command -v redis-server >/dev/null; then
     echo "redis-server not found: apt-get install redis-server (bench/run.sh installs it)" >&2
