@@ -34,13 +34,9 @@ final class InboundCost {
 
 	int run() throws Exception {
 		String url = LoadGen.req(this.args, "ws");
-		String secret = LoadGen.req(this.args, "secret");
-		long pid = Long.parseLong(LoadGen.req(this.args, "server-pid"));
 		int sessions = Integer.parseInt(this.args.getOrDefault("sessions", "200"));
 		int rate = Integer.parseInt(this.args.getOrDefault("rate", "10000"));
-		int seconds = Integer.parseInt(this.args.getOrDefault("seconds", "20"));
-		int warmup = Integer.parseInt(this.args.getOrDefault("warmup", "15"));
-		int payload = Integer.parseInt(this.args.getOrDefault("payload", "100"));
+		CostWindow window = new CostWindow(this.args, 15);
 
 		HttpClient http = HttpClient.newHttpClient();
 		CountDownLatch connected = new CountDownLatch(sessions);
@@ -49,27 +45,26 @@ final class InboundCost {
 		for (int i = 0; i < sessions; i++) {
 			WebSocket socket = http.newWebSocketBuilder().buildAsync(URI.create(url), new Frames(connected, errors)).join();
 			socket.sendText("CONNECT\naccept-version:1.2\nhost:127.0.0.1\nheart-beat:0,0\nAuthorization:Bearer "
-					+ Jwt.hs256(secret, "inbound-" + i, List.of("USER"), 3600) + "\n\n\0", true).join();
+					+ Jwt.hs256(window.secret, "inbound-" + i, List.of("USER"), 3600) + "\n\n\0", true).join();
 			sockets.add(socket);
 		}
 		if (!connected.await(60, TimeUnit.SECONDS)) {
 			System.err.println("[inbound] " + connected.getCount() + " sessions not connected; errors: " + errors);
 			return 1;
 		}
-		String frame = "SEND\ndestination:/app/bench-inbound\ncontent-type:text/plain\n\n" + "x".repeat(payload) + "\0";
+		String frame = "SEND\ndestination:/app/bench-inbound\ncontent-type:text/plain\n\n" + "x".repeat(window.payload)
+				+ "\0";
 		// one tick per millisecond, each sending its share; a session whose last frame is still being
 		// written is skipped (and counted), never sent to concurrently
 		int perTick = Math.max(1, rate / 1000);
 		long tickNanos = 1_000_000_000L * perTick / rate;
 		CompletableFuture<?>[] pending = new CompletableFuture<?>[sessions];
-		long sent = 0, skipped = 0, next = 0;
-		long start = System.nanoTime();
-		long measureFrom = start + TimeUnit.SECONDS.toNanos(warmup);
-		long end = measureFrom + TimeUnit.SECONDS.toNanos(seconds);
-		long cpuBefore = -1, sentBefore = 0, tick = start;
-		while (System.nanoTime() < end) {
-			if (cpuBefore < 0 && System.nanoTime() >= measureFrom) {
-				cpuBefore = ProcCpu.cpuMillis(pid);
+		long sent = 0, skipped = 0, next = 0, sentBefore = -1;
+		long tick = System.nanoTime();
+		window.loadStarts();
+		while (!window.over()) {
+			if (sentBefore < 0 && window.warmedUp()) {
+				window.open();
 				sentBefore = sent;
 			}
 			for (int j = 0; j < perTick; j++) {
@@ -87,7 +82,7 @@ final class InboundCost {
 				LockSupport.parkNanos(wait);
 			}
 		}
-		long cpu = ProcCpu.cpuMillis(pid) - cpuBefore;
+		long cpu = window.cpuMillis();
 		long measured = sent - sentBefore;
 		System.out.printf("sent=%d measured=%d skipped=%d errors=%d node_cpu_ms=%d us_per_frame=%.2f%n", sent, measured,
 				skipped, errors.size(), cpu, cpu * 1000.0 / measured);

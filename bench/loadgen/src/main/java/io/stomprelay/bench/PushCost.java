@@ -7,7 +7,6 @@ import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -30,18 +29,12 @@ final class PushCost {
 
 	int run() throws Exception {
 		String base = LoadGen.req(this.args, "http");
-		String secret = LoadGen.req(this.args, "secret");
-		long pid = Long.parseLong(LoadGen.req(this.args, "server-pid"));
 		int threads = Integer.parseInt(this.args.getOrDefault("threads", "4"));
-		int seconds = Integer.parseInt(this.args.getOrDefault("seconds", "20"));
-		int warmup = Integer.parseInt(this.args.getOrDefault("warmup", "70"));
-		int payload = Integer.parseInt(this.args.getOrDefault("payload", "100"));
+		CostWindow window = new CostWindow(this.args, 70);
 
-		String token = Jwt.hs256(secret, "bench-pusher", List.of("admin"), 3600);
-		String body = "{\"destination\":\"/queue/bench\",\"payload\":{\"text\":\"" + "x".repeat(payload) + "\"}}";
-		long start = System.nanoTime();
-		long measureFrom = start + TimeUnit.SECONDS.toNanos(warmup);
-		long end = measureFrom + TimeUnit.SECONDS.toNanos(seconds);
+		String token = Jwt.hs256(window.secret, "bench-pusher", List.of("admin"), 3600);
+		String body = "{\"destination\":\"/queue/bench\",\"payload\":{\"text\":\"" + "x".repeat(window.payload) + "\"}}";
+		window.loadStarts();
 		AtomicLong accepted = new AtomicLong();
 		AtomicLong failed = new AtomicLong();
 		AtomicReference<String> lastFailure = new AtomicReference<>();
@@ -55,7 +48,7 @@ final class PushCost {
 					.header("Content-Type", "application/json")
 					.POST(HttpRequest.BodyPublishers.ofString(body))
 					.build();
-				while (System.nanoTime() < end) {
+				while (!window.over()) {
 					try {
 						HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
 						if (response.statusCode() == 202) {
@@ -75,17 +68,16 @@ final class PushCost {
 			poster.start();
 			posters.add(poster);
 		}
-		TimeUnit.NANOSECONDS.sleep(measureFrom - System.nanoTime());
-		long cpuBefore = ProcCpu.cpuMillis(pid);
+		window.awaitOpen();
 		long acceptedBefore = accepted.get();
-		TimeUnit.NANOSECONDS.sleep(Math.max(0, end - System.nanoTime()));
-		long cpu = ProcCpu.cpuMillis(pid) - cpuBefore;
+		window.awaitEnd();
+		long cpu = window.cpuMillis();
 		long measured = accepted.get() - acceptedBefore;
 		for (Thread poster : posters) {
 			poster.join();
 		}
 		System.out.printf("requests=%d per_s=%.0f failed=%d node_cpu_ms=%d us_per_request=%.1f%n", measured,
-				measured / (double) seconds, failed.get(), cpu, cpu * 1000.0 / Math.max(1, measured));
+				measured / (double) window.seconds, failed.get(), cpu, cpu * 1000.0 / Math.max(1, measured));
 		if (lastFailure.get() != null) {
 			System.err.println("[push] last failure: " + lastFailure.get());
 		}
