@@ -229,21 +229,25 @@ def main():
           "The second stage is 19,500 rather than 20,000 because this machine's hard `nofile` limit is "
           "20,000 per process and cannot be raised, even as root (the server needs a descriptor per "
           "connection plus its own). Per-connection buffers: `stomp-relay.limits.connection-buffer` "
-          "(1 KB by default); the class histogram of each stage is saved with the results.")
+          "(1 KB by default); the class histogram of each stage is saved with the results. "
+          "Node CPU per connection opened: the node's CPU time while the stage's sessions opened "
+          "(handshake, CONNECT, two SUBSCRIBEs), divided by them; the node has just started, so the "
+          "JIT's warm-up is in the first stage's figure.")
         w("")
         w("| configuration | connections open | live heap (MB) | heap used after GC (MB) | RSS (MB) | "
-          "live heap KB/connection | used heap KB/connection | RSS KB/connection |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "live heap KB/connection | used heap KB/connection | RSS KB/connection | node CPU µs/connection opened |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         seen = set()
         for r in mem:
             if r["system"] not in seen:
                 seen.add(r["system"])
                 w(f"| {r['system']} | 0 | {fmt(r.get('baseline_heap_live_mb'))} | {fmt(r['baseline_heap_mb'])} | "
-                  f"{fmt(r['baseline_rss_mb'])} | | | |")
+                  f"{fmt(r['baseline_rss_mb'])} | | | | |")
             failed = f" ({r['failed']} failed)" if r.get("failed") else ""
             w(f"| {r['system']} | {fmt(r['open_connections'])}{failed} | {fmt(r.get('heap_live_mb'))} | "
               f"{fmt(r['heap_used_after_gc_mb'])} | {fmt(r['rss_mb'])} | {fmt(r['heap_kb_per_connection'])} | "
-              f"{fmt(r.get('heap_used_kb_per_connection'))} | {fmt(r['rss_kb_per_connection'])} |")
+              f"{fmt(r.get('heap_used_kb_per_connection'))} | {fmt(r['rss_kb_per_connection'])} | "
+              f"{fmt(r.get('connect_cpu_us_per_connection'))} |")
         w("")
         stages = [r for r in mem if r["system"] == PRODUCT and r.get("open_connections")]
         if len(stages) >= 2 and stages[-1].get("heap_live_mb") is not None:
