@@ -3,6 +3,7 @@
 #
 #   bash bench/thread-cpu.sh            # 30,000 deliveries/s for 100 s, 15-second windows
 #   RATE=20000 DURATION=60 WINDOW=10 JAR=path/to/stomp-relay.jar bash bench/thread-cpu.sh
+#   HISTORY=1 RATE=20000 bash bench/thread-cpu.sh   # message history on (bench/run.sh's HISTORY_ARGS)
 #
 # Starts one redis-server and two product nodes on free loopback ports (JVM flags as bench/run.sh),
 # runs the load generator's `user` workload at one offered rate for one long step, and every WINDOW
@@ -22,6 +23,8 @@ RATE=${RATE:-30000}
 DURATION=${DURATION:-100}
 WINDOW=${WINDOW:-15}
 WARMUP_RATES=${WARMUP_RATES-2000,5000,10000,20000}
+HISTORY=${HISTORY:-}
+HISTORY_ARGS=${HISTORY_ARGS:-"--stomp-relay.history.destinations=/user/queue/** --stomp-relay.history.size=100 --stomp-relay.history.max-recovery=1000 --stomp-relay.history.ttl=10m"}
 LOG_DIR=$(mktemp -d /tmp/stomp-relay-thread-cpu.XXXXXX)
 SECRET=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)
 # shellcheck source=lib/services.sh
@@ -33,19 +36,24 @@ ensure_loadgen
 
 rp=$(free_port); start_redis "$rp"
 pa=$(free_port); pb=$(free_port)
-launch_product node-a "$pa" "$JAR" "$rp" a; pida=$JAVA_PID
-launch_product node-b "$pb" "$JAR" "$rp" b; pidb=$JAVA_PID
+node_args=(); gen_args=()
+if [ -n "$HISTORY" ]; then
+  read -r -a node_args <<<"$HISTORY_ARGS"
+  gen_args=(--history)
+fi
+launch_product node-a "$pa" "$JAR" "$rp" a "${node_args[@]}"; pida=$JAVA_PID
+launch_product node-b "$pb" "$JAR" "$rp" b "${node_args[@]}"; pidb=$JAVA_PID
 await_port node-a "$pa" && await_port node-b "$pb"
 ws="ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws"
 
 if [ -n "$WARMUP_RATES" ]; then
-  ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$WARMUP_RATES" 8 "$LOG_DIR/warmup.jsonl"
+  ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$WARMUP_RATES" 8 "$LOG_DIR/warmup.jsonl" "${gen_args[@]}"
   "${LADDER_COMMAND[@]}" >"$LOG_DIR/warmup.out" 2>"$LOG_DIR/warmup.err" || true
   echo "warm-up ladder ($WARMUP_RATES):"
   grep -E '^\[' "$LOG_DIR/warmup.err" || true
 fi
 ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$RATE" "$DURATION" "$LOG_DIR/results.jsonl" \
-  --pids "a=$pida,b=$pidb,redis=$REDIS_PID"
+  --pids "a=$pida,b=$pidb,redis=$REDIS_PID" "${gen_args[@]}"
 "${LADDER_COMMAND[@]}" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" &
 gen=$!
 STARTED_PIDS+=("$gen")

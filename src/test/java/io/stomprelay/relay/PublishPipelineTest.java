@@ -11,6 +11,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
@@ -33,12 +35,15 @@ import static org.awaitility.Awaitility.await;
 /**
  * {@link PublishPipeline} against a real redis-server: order per publishing thread under a burst
  * from several threads at once, batches that form only while a batch is on the wire, a script that
- * keeps its place among the publishes, and failures that complete every command and leave the
+ * keeps its place among the publishes, scripts by digest once Redis has their text (and sent again,
+ * in order, when it lost them), and failures that complete every command and leave the
  * pipeline working.
  */
 class PublishPipelineTest {
 
 	private static final Duration TIMEOUT = Duration.ofSeconds(1);
+
+	private static final LuaScript PUBLISH_SCRIPT = LuaScript.of("redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}");
 
 	private RedisTestServer redis;
 
@@ -144,11 +149,9 @@ class PublishPipelineTest {
 	@Test
 	void aScriptKeepsItsPlaceAmongThePublishes() throws Exception {
 		subscribe("ordered");
-		String script = "redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}";
 		List<CompletableFuture<?>> replies = new ArrayList<>();
 		for (int i = 0; i < 300; i++) {
-			replies.add((i % 3 == 1)
-					? this.pipeline.eval(bytes(script), new byte[][] { bytes("ordered") }, new byte[][] { bytes("m" + i) })
+			replies.add((i % 3 == 1) ? publishByScript("ordered", "m" + i)
 					: this.pipeline.publish(bytes("ordered"), bytes("m" + i)));
 		}
 		CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
@@ -160,6 +163,65 @@ class PublishPipelineTest {
 		}
 		assertThat(received("ordered")).containsExactlyElementsOf(expected);
 		assertThat((List<?>) replies.get(1).get()).singleElement().isEqualTo(bytes("m1"));
+	}
+
+	@Test
+	void aScriptGoesWithItsTextOnceAndThenByItsDigest() throws Exception {
+		subscribe("digest");
+		for (int i = 0; i < 50; i++) {
+			assertThat(publishByScript("digest", "m" + i).get(5, TimeUnit.SECONDS)).singleElement().isEqualTo(bytes("m" + i));
+		}
+
+		assertThat(commandCalls("eval")).isEqualTo(1);
+		assertThat(commandCalls("evalsha")).isEqualTo(49);
+		assertThat(this.pipeline.scriptResends()).isZero();
+		await().atMost(Duration.ofSeconds(5)).until(() -> received("digest").size() == 50);
+	}
+
+	@Test
+	void scriptCallsRefusedAfterAScriptFlushAreSentAgainInTheirOrder() throws Exception {
+		subscribe("flushed");
+		StatefulRedisConnection<byte[], byte[]> admin = this.client.connect(ByteArrayCodec.INSTANCE);
+		List<CompletableFuture<List<Object>>> replies = new ArrayList<>();
+		try {
+			for (int i = 0; i < 400; i++) {
+				if (i == 200) {
+					admin.sync().scriptFlush();
+				}
+				replies.add(publishByScript("flushed", "m" + i));
+			}
+			CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+		}
+		finally {
+			admin.close();
+		}
+
+		for (int i = 0; i < 400; i++) {
+			assertThat(replies.get(i).get()).singleElement().isEqualTo(bytes("m" + i));
+		}
+		assertThat(this.pipeline.scriptResends()).isPositive();
+		await().atMost(Duration.ofSeconds(5)).until(() -> received("flushed").size() == 400);
+		List<String> expected = new ArrayList<>();
+		for (int i = 0; i < 400; i++) {
+			expected.add("m" + i);
+		}
+		assertThat(received("flushed")).containsExactlyElementsOf(expected);
+	}
+
+	@Test
+	void afterAReconnectToARestartedRedisAScriptGoesWithItsTextAgain() throws Exception {
+		subscribe("restarted");
+		assertThat(publishByScript("restarted", "before").get(5, TimeUnit.SECONDS)).hasSize(1);
+		this.redis.kill();
+		await().atMost(Duration.ofSeconds(10)).until(() -> !this.connection.isOpen());
+		this.redis.restart();
+		await().atMost(Duration.ofSeconds(30)).until(this.connection::isOpen);
+		await().atMost(Duration.ofSeconds(10)).until(() -> this.subscriber.isOpen());
+
+		assertThat(publishByScript("restarted", "after").get(5, TimeUnit.SECONDS)).singleElement().isEqualTo(bytes("after"));
+		assertThat(commandCalls("eval")).isEqualTo(1);
+		assertThat(commandCalls("evalsha")).isZero();
+		assertThat(this.pipeline.scriptResends()).isZero();
 	}
 
 	@Test
@@ -206,6 +268,23 @@ class PublishPipelineTest {
 			await().atMost(Duration.ofSeconds(10)).ignoreExceptions().untilAsserted(() -> assertThat(
 					this.pipeline.publish(bytes("paused"), bytes("later")).get(5, TimeUnit.SECONDS)).isEqualTo(1L));
 			await().atMost(Duration.ofSeconds(5)).until(() -> received("paused").contains("later"));
+		}
+		finally {
+			admin.close();
+		}
+	}
+
+	private CompletableFuture<List<Object>> publishByScript(String channel, String message) {
+		return this.pipeline.eval(PUBLISH_SCRIPT, new byte[][] { bytes(channel) }, new byte[][] { bytes(message) });
+	}
+
+	/** @return how many times Redis ran a command since it started, from {@code INFO commandstats} */
+	private long commandCalls(String command) {
+		StatefulRedisConnection<byte[], byte[]> admin = this.client.connect(ByteArrayCodec.INSTANCE);
+		try {
+			String stats = admin.sync().info("commandstats");
+			Matcher calls = Pattern.compile("cmdstat_" + command + ":calls=(\\d+)").matcher(stats);
+			return calls.find() ? Long.parseLong(calls.group(1)) : 0;
 		}
 		finally {
 			admin.close();

@@ -83,7 +83,7 @@ class RedisRelayBusTest {
 		await().atMost(TIMEOUT).until(() -> received("a", "ch").size() == 3 && received("b", "ch").size() == 3);
 		assertThat(received("a", "ch")).containsExactly("m0", "m1", "m2");
 		assertThat(received("b", "ch")).containsExactly("m0", "m1", "m2");
-		List<Object> reply = a.evalOnPublisher("redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}",
+		List<Object> reply = a.evalOnPublisher(LuaScript.of("redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}"),
 				new byte[][] { bytes("ch") }, bytes("m3")).get(5, TimeUnit.SECONDS);
 		assertThat(reply).singleElement().isEqualTo(bytes("m3"));
 		// the script's PUBLISH comes back to this node on the connection that runs the script
@@ -102,7 +102,7 @@ class RedisRelayBusTest {
 		assertThat(a.publishesOnSecondConnection()).isTrue();
 		assertThat(connectionsOf("a")).isEqualTo(2);
 		assertThat(a.publish("ch", bytes("m0")).get(5, TimeUnit.SECONDS)).isEqualTo(2L);
-		assertThat(a.evalOnPublisher("redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}",
+		assertThat(a.evalOnPublisher(LuaScript.of("redis.call('PUBLISH', KEYS[1], ARGV[1]); return {ARGV[1]}"),
 				new byte[][] { bytes("ch") }, bytes("m1")).get(5, TimeUnit.SECONDS)).singleElement()
 			.isEqualTo(bytes("m1"));
 		assertThat(a.subscriberCount("ch").get(5, TimeUnit.SECONDS)).isEqualTo(2L);

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
+import io.stomprelay.relay.LuaScript;
 import io.stomprelay.relay.RedisBackedRelayBus;
 
 /**
@@ -37,7 +38,7 @@ public class HistoryStore {
 	 * KEYS: stream, meta. ARGV: envelope, size, ttl millis, channel, message id, publish command.
 	 * Returns the epoch, the offset, and 1 (0 for a retried append, not added again).
 	 */
-	private static final String APPEND = """
+	private static final LuaScript APPEND = LuaScript.of("""
 			local master = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 			local epoch = redis.call('HGET', KEYS[2], 'e')
 			if not epoch or redis.call('HGET', KEYS[2], 'r') ~= master then
@@ -56,18 +57,18 @@ public class HistoryStore {
 			local position = epoch .. '-' .. offset
 			redis.call(ARGV[6], ARGV[4], 'SH' .. string.char(#position) .. position .. ARGV[1])
 			return {epoch, offset, 1}
-			""";
+			""");
 
 	/**
 	 * KEYS: stream, meta. ARGV: the first offset wanted, the most entries. Returns nothing when the
 	 * destination has no history, else its epoch, its last offset and the entries.
 	 */
-	private static final String READ = """
+	private static final LuaScript READ = LuaScript.of("""
 			local epoch = redis.call('HGET', KEYS[2], 'e')
 			if not epoch then return {} end
 			local last = tonumber(redis.call('HGET', KEYS[2], 'o'))
 			return {epoch, last, redis.call('XRANGE', KEYS[1], '0-' .. ARGV[1], '+', 'COUNT', ARGV[2])}
-			""";
+			""");
 
 	private final RedisBackedRelayBus bus;
 

@@ -1,10 +1,15 @@
 package io.stomprelay.relay;
 
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -29,6 +34,15 @@ import io.lettuce.core.protocol.CommandType;
  * <p>Order: commands go out in the order they were handed in (one queue, one connection), so the
  * order of one thread's publishes, and of the sequence stamps {@link PublishSequences} gives them
  * under each channel's lock, is the order Redis sees them in.
+ * <p>Scripts: the first call of a script on a connection (after each connect) carries the script's
+ * text ({@code EVAL}), every later one only its digest ({@code EVALSHA}, see {@link LuaScript}):
+ * Redis runs one connection's commands in order, so it has the script by then. Should Redis answer
+ * {@code NOSCRIPT} all the same (an operator's {@code SCRIPT FLUSH}, a call already on the wire when
+ * the connection was re-established to a Redis that lost its scripts) the call did nothing, and it
+ * is sent again with the text at the head of the next batch, before every command handed in after
+ * it, the refused calls of one batch in their order. So a destination whose messages all go through
+ * a script keeps its order even then; only a plain {@code PUBLISH} in the same batch as such a call
+ * can overtake it.
  * <p>Failure: while the connection is down a command fails at once, as Lettuce rejects commands then
  * (nothing queues here behind a connection that is gone); a command already written completes or
  * times out at {@code stomp-relay.redis.command-timeout}, and the batch after it goes out then.
@@ -48,12 +62,28 @@ final class PublishPipeline {
 
 	private final LongAdder batches = new LongAdder();
 
+	private final LongAdder scriptResends = new LongAdder();
+
+	/** Scripts sent with their text since the connection last connected. */
+	private final Set<LuaScript> knownScripts = ConcurrentHashMap.newKeySet();
+
 	/**
 	 * @param connection the connection that publishes; every command that must keep its place among
 	 * the publishes goes through here
 	 */
 	PublishPipeline(StatefulConnection<byte[], byte[]> connection) {
 		this.connection = connection;
+		connection.addListener(new RedisConnectionStateListener() {
+			@Override
+			public void onRedisConnected(RedisChannelHandler<?, ?> channel, SocketAddress address) {
+				PublishPipeline.this.knownScripts.clear();
+			}
+
+			@Override
+			public void onRedisDisconnected(RedisChannelHandler<?, ?> channel) {
+				PublishPipeline.this.knownScripts.clear();
+			}
+		});
 	}
 
 	/**
@@ -69,13 +99,10 @@ final class PublishPipeline {
 	 * {@code EVAL script} with a nested multi-bulk reply ({@code ScriptOutputType.MULTI}).
 	 * @return completes with the script's reply
 	 */
-	CompletableFuture<List<Object>> eval(byte[] script, byte[][] keys, byte[][] args) {
-		CommandArgs<byte[], byte[]> commandArgs = new CommandArgs<>(ByteArrayCodec.INSTANCE).add(script)
-			.add(keys.length)
-			.addKeys(keys)
-			.addValues(args);
-		return submit(new AsyncCommand<>(
-				new Command<>(CommandType.EVAL, new NestedMultiOutput<>(ByteArrayCodec.INSTANCE), commandArgs)));
+	CompletableFuture<List<Object>> eval(LuaScript script, byte[][] keys, byte[][] args) {
+		ScriptCall call = new ScriptCall(script, keys, args);
+		submit(this.knownScripts.add(script) ? call.withText() : call.byDigest());
+		return call.reply;
 	}
 
 	private <T> CompletableFuture<T> submit(AsyncCommand<byte[], byte[], T> command) {
@@ -91,27 +118,52 @@ final class PublishPipeline {
 			this.onTheWire = true;
 		}
 		if (!write(List.of(command))) {
-			next();
+			next(List.of());
 		}
 		return command;
 	}
 
-	/** Called when the last command of the batch on the wire has completed. */
-	private void next() {
+	/**
+	 * Called when the last command of the batch on the wire has completed: sends the script calls of
+	 * that batch that Redis did not know the script for, then everything waiting.
+	 * @param answered the batch that has completed (every command of it)
+	 */
+	private void next(List<AsyncCommand<byte[], byte[], ?>> answered) {
+		List<AsyncCommand<byte[], byte[], ?>> resend = resendWithText(answered);
 		for (;;) {
 			List<AsyncCommand<byte[], byte[], ?>> batch;
 			synchronized (this.lock) {
-				if (this.waiting.isEmpty()) {
+				if (resend.isEmpty() && this.waiting.isEmpty()) {
 					this.onTheWire = false;
 					return;
 				}
-				batch = this.waiting;
+				if (resend.isEmpty()) {
+					batch = this.waiting;
+				}
+				else {
+					batch = resend;
+					batch.addAll(this.waiting);
+					resend = List.of();
+				}
 				this.waiting = new ArrayList<>();
 			}
 			if (write(batch)) {
 				return;
 			}
 		}
+	}
+
+	private List<AsyncCommand<byte[], byte[], ?>> resendWithText(List<AsyncCommand<byte[], byte[], ?>> answered) {
+		List<AsyncCommand<byte[], byte[], ?>> resend = new ArrayList<>(0);
+		for (AsyncCommand<byte[], byte[], ?> command : answered) {
+			if (command instanceof ScriptCommand script && script.scriptUnknown()) {
+				resend.add(script.call.withText());
+			}
+		}
+		if (!resend.isEmpty()) {
+			this.scriptResends.add(resend.size());
+		}
+		return resend;
 	}
 
 	/**
@@ -126,7 +178,7 @@ final class PublishPipeline {
 		}
 		// Lettuce completes a connection's commands in the order they were written; a timeout or a
 		// disconnect completes each of them too, so the last one always ends the batch.
-		batch.get(batch.size() - 1).whenComplete((reply, failure) -> next());
+		batch.get(batch.size() - 1).whenComplete((reply, failure) -> next(batch));
 		this.batches.increment();
 		try {
 			this.connection.dispatch(batch);
@@ -142,8 +194,90 @@ final class PublishPipeline {
 		return this.batches.sum();
 	}
 
+	/** @return how many script calls went out again with the script's text after a {@code NOSCRIPT} */
+	long scriptResends() {
+		return this.scriptResends.sum();
+	}
+
 	private static RedisException notConnected() {
 		return new RedisException("Currently not connected. Commands are rejected.");
+	}
+
+	/**
+	 * One script call: sent by digest first, and with the script's text if Redis answers
+	 * {@code NOSCRIPT}; {@link #reply} completes with the answer to whichever ran.
+	 */
+	private static final class ScriptCall {
+
+		private final LuaScript script;
+
+		private final byte[][] keys;
+
+		private final byte[][] args;
+
+		private final CompletableFuture<List<Object>> reply = new CompletableFuture<>();
+
+		ScriptCall(LuaScript script, byte[][] keys, byte[][] args) {
+			this.script = script;
+			this.keys = keys;
+			this.args = args;
+		}
+
+		AsyncCommand<byte[], byte[], List<Object>> byDigest() {
+			ScriptCommand command = new ScriptCommand(this, CommandType.EVALSHA, this.script.digest());
+			command.whenComplete((result, failure) -> {
+				if (!command.scriptUnknown()) {
+					forward(result, failure);
+				}
+			});
+			return command;
+		}
+
+		AsyncCommand<byte[], byte[], List<Object>> withText() {
+			AsyncCommand<byte[], byte[], List<Object>> command = command(CommandType.EVAL, this.script.body());
+			command.whenComplete(this::forward);
+			return command;
+		}
+
+		Command<byte[], byte[], List<Object>> commandOf(CommandType type, byte[] script) {
+			CommandArgs<byte[], byte[]> commandArgs = new CommandArgs<>(ByteArrayCodec.INSTANCE).add(script)
+				.add(this.keys.length)
+				.addKeys(this.keys)
+				.addValues(this.args);
+			return new Command<>(type, new NestedMultiOutput<>(ByteArrayCodec.INSTANCE), commandArgs);
+		}
+
+		private AsyncCommand<byte[], byte[], List<Object>> command(CommandType type, byte[] script) {
+			return new AsyncCommand<>(commandOf(type, script));
+		}
+
+		private void forward(List<Object> result, Throwable failure) {
+			if (failure != null) {
+				this.reply.completeExceptionally(failure);
+			}
+			else {
+				this.reply.complete(result);
+			}
+		}
+
+	}
+
+	/** An {@code EVALSHA} whose call is sent again with the script's text on {@code NOSCRIPT}. */
+	private static final class ScriptCommand extends AsyncCommand<byte[], byte[], List<Object>> {
+
+		private final ScriptCall call;
+
+		ScriptCommand(ScriptCall call, CommandType type, byte[] script) {
+			super(call.commandOf(type, script));
+			this.call = call;
+		}
+
+		/** @return whether Redis answered that it does not know the script (the call did nothing) */
+		boolean scriptUnknown() {
+			String error = getOutput().getError();
+			return error != null && error.startsWith("NOSCRIPT");
+		}
+
 	}
 
 }

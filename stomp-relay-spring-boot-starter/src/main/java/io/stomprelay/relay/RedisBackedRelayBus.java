@@ -65,7 +65,7 @@ public interface RedisBackedRelayBus extends RelayBus, DisposableBean {
 	 * @param keys the keys the script touches, all in one slot
 	 * @return completes with the script's reply (nested lists, byte arrays and longs)
 	 */
-	CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args);
+	CompletableFuture<List<Object>> evalOnPublisher(LuaScript script, byte[][] keys, byte[]... args);
 
 	/**
 	 * @return the command a script publishes a relay message with: {@code PUBLISH}, or on a Redis

@@ -193,10 +193,12 @@ public class RedisClusterRelayBus implements RedisBackedRelayBus {
 	}
 
 	@Override
-	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
+	public CompletableFuture<List<Object>> evalOnPublisher(LuaScript script, byte[][] keys, byte[]... args) {
+		// with the text every time: Lettuce's cluster connection sends each command as it comes, so a
+		// call sent again after NOSCRIPT could run after a later call of the same destination
 		try {
 			return this.publisher.async()
-				.<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args)
+				.<List<Object>>eval(script.text(), ScriptOutputType.MULTI, keys, args)
 				.toCompletableFuture();
 		}
 		catch (RuntimeException ex) {

@@ -180,8 +180,8 @@ public class RedisRelayBus implements RedisBackedRelayBus {
 	}
 
 	@Override
-	public CompletableFuture<List<Object>> evalOnPublisher(String script, byte[][] keys, byte[]... args) {
-		return this.pipeline.eval(script.getBytes(StandardCharsets.UTF_8), keys, args);
+	public CompletableFuture<List<Object>> evalOnPublisher(LuaScript script, byte[][] keys, byte[]... args) {
+		return this.pipeline.eval(script, keys, args);
 	}
 
 	@Override
