@@ -96,7 +96,8 @@ final class PublishPipeline {
 	}
 
 	/**
-	 * {@code EVAL script} with a nested multi-bulk reply ({@code ScriptOutputType.MULTI}).
+	 * Runs a script ({@code EVAL} or {@code EVALSHA}, see the class comment) with a nested
+	 * multi-bulk reply ({@code ScriptOutputType.MULTI}).
 	 * @return completes with the script's reply
 	 */
 	CompletableFuture<List<Object>> eval(LuaScript script, byte[][] keys, byte[][] args) {
@@ -167,7 +168,7 @@ final class PublishPipeline {
 	}
 
 	/**
-	 * @return whether the batch is on the wire (its last command calls {@link #next()} when it
+	 * @return whether the batch is on the wire (its last command calls {@link #next(List)} when it
 	 * completes); {@code false} when every command of it has failed already
 	 */
 	private boolean write(List<AsyncCommand<byte[], byte[], ?>> batch) {
@@ -234,7 +235,8 @@ final class PublishPipeline {
 		}
 
 		AsyncCommand<byte[], byte[], List<Object>> withText() {
-			AsyncCommand<byte[], byte[], List<Object>> command = command(CommandType.EVAL, this.script.body());
+			AsyncCommand<byte[], byte[], List<Object>> command = new AsyncCommand<>(
+					commandOf(CommandType.EVAL, this.script.body()));
 			command.whenComplete(this::forward);
 			return command;
 		}
@@ -245,10 +247,6 @@ final class PublishPipeline {
 				.addKeys(this.keys)
 				.addValues(this.args);
 			return new Command<>(type, new NestedMultiOutput<>(ByteArrayCodec.INSTANCE), commandArgs);
-		}
-
-		private AsyncCommand<byte[], byte[], List<Object>> command(CommandType type, byte[] script) {
-			return new AsyncCommand<>(commandOf(type, script));
 		}
 
 		private void forward(List<Object> result, Throwable failure) {
