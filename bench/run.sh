@@ -15,7 +15,7 @@
 #             the user workload, Redis memory per stored message, then the recovery storm;
 #             scale = 2, 3 and 4 product nodes, Redis inbound traffic per node; cluster = the two nodes
 #             on a 3-master Redis Cluster with sharded pub/sub, and each shard's share of the commands)
-#   RATES     offered deliveries/s steps, default 2000,5000,10000,20000,30000,40000,50000,60000,80000,100000,130000,160000,200000,250000
+#   RATES     offered deliveries/s steps, default 2000,5000,10000,20000,30000,40000,50000,60000,80000,100000,130000,160000,200000,250000,320000,400000
 #   STEP_SECONDS (8)  USERS (200)  PAYLOAD (100)  MEM_STAGES (10000,19500)
 #   DEFLATE=1 offers permessage-deflate from the client (off by default)
 #   PROFILE=0 skips the extra step at the product's user peak with a JFR recording of node A
@@ -30,7 +30,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 SYSTEMS=${SYSTEMS:-stomp-relay,stomp-relay-history,stomp-relay-norelay,rabbit-relay,socketio,redis-benchmark,memory,scale,cluster}
-RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000,80000,100000,130000,160000,200000,250000}
+RATES=${RATES:-2000,5000,10000,20000,30000,40000,50000,60000,80000,100000,130000,160000,200000,250000,320000,400000}
 STEP_SECONDS=${STEP_SECONDS:-8}
 USERS=${USERS:-200}
 PAYLOAD=${PAYLOAD:-100}
