@@ -541,8 +541,11 @@ def history_section(w, rows, steps, summaries, meta):
         if hs:
             got = sum(r["with_stream_position"] for r in hs)
             recv = sum(r["received"] for r in hs)
-            facts.append(f"Deliveries that carried a `stream-position` header over the history steps: {fmt(got)} of "
-                         f"{fmt(recv)} counted" + (" (history was on)." if got else " (**none: history was not on**)."))
+            late = (" (more than were received in time: an overloaded step's deliveries that come after its wait "
+                    "are still counted here, in the step that follows)" if got > recv else "")
+            facts.append(f"Deliveries that carried a `stream-position` header over the history steps: {fmt(got)}, "
+                         f"against {fmt(recv)} received in time{late}"
+                         + (" (history was on)." if got else " (**none: history was not on**)."))
         w(" ".join(facts))
         w("")
     if mem and not mem.get("entries"):
