@@ -20,7 +20,8 @@ import io.stomprelay.relay.RedisBackedRelayBus;
  * length (1 byte), the position ({@code <epoch>-<offset>}, ASCII), then the envelope. The stream and
  * the live messages therefore share one order, and every node sees each message with its position.
  * The script runs on the relay's publishing connection, so it keeps its place among that node's
- * plain publishes. A retried append (Lettuce re-sends a command whose reply a dropped connection
+ * plain publishes (see {@link RedisBackedRelayBus#evalOnPublisher} for the one exception, after
+ * Redis lost its scripts). A retried append (Lettuce re-sends a command whose reply a dropped connection
  * lost) is recognised by its message id and not added twice.
  * <p><b>A new epoch after a failover.</b> The meta hash also keeps the replication id of the
  * master that numbered the stream's last message. Replication is asynchronous: a replica promoted

@@ -61,7 +61,10 @@ public interface RedisBackedRelayBus extends RelayBus, DisposableBean {
 	 * Runs a Lua script on the connection that publishes, behind this node's publishes handed in
 	 * before it, so what the script publishes keeps its place among this node's other publishes on
 	 * the same channel; on a Redis Cluster it goes to the master of its first key's slot. Never
-	 * blocks.
+	 * blocks. On a standalone or Sentinel Redis the script goes by its digest once the connection has
+	 * sent its text; should Redis have lost it (a {@code SCRIPT FLUSH}), the call is sent again with
+	 * the text ahead of every later call, so calls of one script keep their order, and a plain
+	 * publish sent together with the refused call may overtake it.
 	 * @param keys the keys the script touches, all in one slot
 	 * @return completes with the script's reply (nested lists, byte arrays and longs)
 	 */
