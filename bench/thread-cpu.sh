@@ -4,6 +4,7 @@
 #   bash bench/thread-cpu.sh            # 30,000 deliveries/s for 100 s, 15-second windows
 #   RATE=20000 DURATION=60 WINDOW=10 JAR=path/to/stomp-relay.jar bash bench/thread-cpu.sh
 #   HISTORY=1 RATE=20000 bash bench/thread-cpu.sh   # message history on (bench/run.sh's HISTORY_ARGS)
+#   WORKLOAD=topic RATE=80000 bash bench/thread-cpu.sh  # topic fan-out: figures per delivery
 #
 # Starts one redis-server and two product nodes on free loopback ports (JVM flags as bench/run.sh),
 # runs the load generator's `user` workload at one offered rate for one long step, and every WINDOW
@@ -22,6 +23,7 @@ JAR=${JAR:-$REPO_DIR/target/stomp-relay.jar}
 RATE=${RATE:-30000}
 DURATION=${DURATION:-100}
 WINDOW=${WINDOW:-15}
+WORKLOAD=${WORKLOAD:-user}
 WARMUP_RATES=${WARMUP_RATES-2000,5000,10000,20000}
 HISTORY=${HISTORY:-}
 HISTORY_ARGS=${HISTORY_ARGS:-"--stomp-relay.history.destinations=/user/queue/** --stomp-relay.history.size=100 --stomp-relay.history.max-recovery=1000 --stomp-relay.history.ttl=10m"}
@@ -47,24 +49,28 @@ await_port node-a "$pa" && await_port node-b "$pb"
 ws="ws://127.0.0.1:$pa/ws,ws://127.0.0.1:$pb/ws"
 
 if [ -n "$WARMUP_RATES" ]; then
-  ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$WARMUP_RATES" 8 "$LOG_DIR/warmup.jsonl" "${gen_args[@]}"
+  ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" "$WORKLOAD" "$WARMUP_RATES" 8 "$LOG_DIR/warmup.jsonl" "${gen_args[@]}"
   "${LADDER_COMMAND[@]}" >"$LOG_DIR/warmup.out" 2>"$LOG_DIR/warmup.err" || true
   echo "warm-up ladder ($WARMUP_RATES):"
   grep -E '^\[' "$LOG_DIR/warmup.err" || true
 fi
-ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" user "$RATE" "$DURATION" "$LOG_DIR/results.jsonl" \
+ladder_command stomp-relay stomp "$ws" "http://127.0.0.1:$pa" "$WORKLOAD" "$RATE" "$DURATION" "$LOG_DIR/results.jsonl" \
   --pids "a=$pida,b=$pidb,redis=$REDIS_PID" "${gen_args[@]}"
 "${LADDER_COMMAND[@]}" >"$LOG_DIR/gen.out" 2>"$LOG_DIR/gen.err" &
 gen=$!
 STARTED_PIDS+=("$gen")
 echo "node a = pid $pida, node b = pid $pidb, redis = pid $REDIS_PID; logs in $LOG_DIR"
-messages=$((RATE / 2 * WINDOW))
+# `user`: a message is one delivery on each node (a user's two sessions are on the two nodes), so
+# the figures are per message; `topic`: a message is one delivery per session, so they are per
+# delivery (the count below is deliveries, and "per message" in the output reads "per delivery")
+if [ "$WORKLOAD" = topic ]; then messages=$((RATE * WINDOW)); else messages=$((RATE / 2 * WINDOW)); fi
 sleep 10
 python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t0.json" "$pida" "$pidb" "$REDIS_PID"
 for ((k = 1, t = 10 + WINDOW; t <= DURATION; k++, t += WINDOW)); do
   sleep "$WINDOW"
   python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t$k.json" "$pida" "$pidb" "$REDIS_PID"
-  echo "--- $((t - WINDOW))-$t s after the generator started ($messages messages published)"
+  if [ "$WORKLOAD" = topic ]; then what="deliveries"; else what="messages published"; fi
+  echo "--- $((t - WINDOW))-$t s after the generator started ($messages $what)"
   python3 "$BENCH_DIR/thread_cpu.py" diff "$LOG_DIR/t$((k - 1)).json" "$LOG_DIR/t$k.json" "$messages"
 done
 wait "$gen" || true
