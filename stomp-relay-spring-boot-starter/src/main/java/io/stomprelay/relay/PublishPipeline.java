@@ -155,15 +155,19 @@ final class PublishPipeline {
 	}
 
 	private List<AsyncCommand<byte[], byte[], ?>> resendWithText(List<AsyncCommand<byte[], byte[], ?>> answered) {
-		List<AsyncCommand<byte[], byte[], ?>> resend = new ArrayList<>(0);
+		List<AsyncCommand<byte[], byte[], ?>> resend = null;
 		for (AsyncCommand<byte[], byte[], ?> command : answered) {
 			if (command instanceof ScriptCommand script && script.scriptUnknown()) {
+				if (resend == null) {
+					resend = new ArrayList<>();
+				}
 				resend.add(script.call.withText());
 			}
 		}
-		if (!resend.isEmpty()) {
-			this.scriptResends.add(resend.size());
+		if (resend == null) {
+			return List.of();
 		}
+		this.scriptResends.add(resend.size());
 		return resend;
 	}
 
@@ -225,7 +229,7 @@ final class PublishPipeline {
 		}
 
 		AsyncCommand<byte[], byte[], List<Object>> byDigest() {
-			ScriptCommand command = new ScriptCommand(this, CommandType.EVALSHA, this.script.digest());
+			ScriptCommand command = new ScriptCommand(this);
 			command.whenComplete((result, failure) -> {
 				if (!command.scriptUnknown()) {
 					forward(result, failure);
@@ -265,8 +269,8 @@ final class PublishPipeline {
 
 		private final ScriptCall call;
 
-		ScriptCommand(ScriptCall call, CommandType type, byte[] script) {
-			super(call.commandOf(type, script));
+		ScriptCommand(ScriptCall call) {
+			super(call.commandOf(CommandType.EVALSHA, call.script.digest()));
 			this.call = call;
 		}
 
