@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a cross-node `user` delivery's CPU goes, thread by thread (bench/PROFILE.md item 8).
+# Where a cross-node `user` delivery's (or a `topic` delivery's) CPU goes, thread by thread (bench/PROFILE.md items 8, 34).
 #
 #   bash bench/thread-cpu.sh            # 30,000 deliveries/s for 100 s, 15-second windows
 #   RATE=20000 DURATION=60 WINDOW=10 JAR=path/to/stomp-relay.jar bash bench/thread-cpu.sh
@@ -7,7 +7,7 @@
 #   WORKLOAD=topic RATE=80000 bash bench/thread-cpu.sh  # topic fan-out: figures per delivery
 #
 # Starts one redis-server and two product nodes on free loopback ports (JVM flags as bench/run.sh),
-# runs the load generator's `user` workload at one offered rate for one long step, and every WINDOW
+# runs the load generator's `user` workload (or WORKLOAD's) at one offered rate for one long step, and every WINDOW
 # seconds prints, per node and for Redis, each thread group's CPU (user + system, the system part
 # apart) and context switches, divided by the messages published in the window (each message is
 # one delivery on each node). Before that step, a short ladder at WARMUP_RATES (8 s each, default
