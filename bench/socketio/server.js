@@ -110,6 +110,12 @@ async function main() {
   io = new Server(server, { transports: ['websocket'], serveClient: false, perMessageDeflate: deflate ? { threshold: 0 } : false });
   const pub = createClient({ url: REDIS_URL });
   const sub = pub.duplicate();
+  // node-redis reconnects on its own; without these the adapter only warns "missing 'error' handler"
+  for (const [name, client] of [['pub', pub], ['sub', sub]]) {
+    client.on('error', (e) => console.error(`redis ${name}: ${e.message}`));
+    client.on('reconnecting', () => console.error(`redis ${name}: reconnecting`));
+    client.on('ready', () => console.error(`redis ${name}: ready`));
+  }
   await Promise.all([pub.connect(), sub.connect()]);
   io.adapter(createAdapter(pub, sub));
   io.use((socket, next) => {
