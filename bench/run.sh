@@ -392,13 +392,15 @@ cluster_commands() { # port -> "spublish ssubscribe publish" calls so far
 }
 
 bench_cluster() {
-  local i p dir ok=0 nodes="" pids="" pa pb pida pidb workload ports=() before=() after slots
+  local i p bus dir ok=0 nodes="" pids="" pa pb pida pidb workload ports=() before=() after slots
   for i in 0 1 2; do
     p=$(free_port); ports[i]=$p; dir="$WORK_DIR/cluster-$p"; mkdir -p "$dir"
-    note_cmd redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
-      --dir "$dir" --save "''" --appendonly no
-    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --dir "$dir" \
-      --save '' --appendonly no --daemonize no --logfile "$LOG_DIR/redis-cluster-$p.log" &
+    bus=$(free_port) # the cluster bus on a free port of its own, not on p + 10000, which nothing reserved
+    note_cmd redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-port "$bus" \
+      --cluster-config-file nodes.conf --dir "$dir" --save "''" --appendonly no
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-port "$bus" \
+      --cluster-config-file nodes.conf --dir "$dir" --save '' --appendonly no --daemonize no \
+      --logfile "$LOG_DIR/redis-cluster-$p.log" &
     STARTED_PIDS+=("$!"); pids+="${pids:+,}shard$i=$!"
     wait_port 127.0.0.1 "$p" 20
     nodes+="${nodes:+,}127.0.0.1:$p"

@@ -3,6 +3,7 @@ package io.stomprelay.support;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -13,10 +14,14 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.models.partitions.ClusterPartitionParser;
 import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.resource.ClientResources;
 
 import static org.awaitility.Awaitility.await;
@@ -43,6 +48,9 @@ public final class RedisClusterTestServer implements AutoCloseable {
 
 	private final List<RedisProcess> nodes;
 
+	/** Each node's cluster bus port, by its client port. */
+	private final Map<Integer, Integer> busPorts = new HashMap<>();
+
 	/** Shared by the short admin connections, so each costs a TCP connect only. */
 	private final ClientResources resources = ClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
 
@@ -56,7 +64,9 @@ public final class RedisClusterTestServer implements AutoCloseable {
 		RedisClusterTestServer cluster = new RedisClusterTestServer(nodes);
 		try {
 			for (int i = 0; i < 2 * MASTERS; i++) {
-				RedisProcess node = new RedisProcess(RedisTestServer.freePort(), SETTINGS, false);
+				int busPort = RedisTestServer.freePort();
+				RedisProcess node = new RedisProcess(RedisTestServer.freePort(), withBusPort(busPort), false);
+				cluster.busPorts.put(node.port(), busPort);
 				nodes.add(node);
 				node.start();
 			}
@@ -69,6 +79,17 @@ public final class RedisClusterTestServer implements AutoCloseable {
 		}
 	}
 
+	/**
+	 * The node's settings with its cluster bus on a free port of its own: by default Redis puts the
+	 * bus on the client port + 10000, which nothing reserved and another process may hold (a run
+	 * failed on exactly that: "Failed listening on port ... (cluster), aborting").
+	 */
+	private static List<String> withBusPort(int busPort) {
+		List<String> settings = new ArrayList<>(SETTINGS);
+		settings.add("cluster-port " + busPort);
+		return settings;
+	}
+
 	private void form() {
 		int slotsPerMaster = SlotHash.SLOT_COUNT / MASTERS;
 		for (int m = 0; m < MASTERS; m++) {
@@ -78,7 +99,10 @@ public final class RedisClusterTestServer implements AutoCloseable {
 			on(this.nodes.get(m).port(), redis -> redis.clusterAddSlots(slots));
 		}
 		for (RedisProcess node : this.nodes.subList(1, this.nodes.size())) {
-			on(this.nodes.get(0).port(), redis -> redis.clusterMeet("127.0.0.1", node.port()));
+			// CLUSTER MEET with the bus port: without it Redis looks for the bus on the port + 10000
+			on(this.nodes.get(0).port(), redis -> redis.dispatch(CommandType.CLUSTER, new StatusOutput<>(StringCodec.UTF8),
+					new CommandArgs<>(StringCodec.UTF8).add("MEET").add("127.0.0.1").add(node.port())
+						.add(this.busPorts.get(node.port()))));
 		}
 		await().atMost(FORMED).pollInterval(Duration.ofMillis(100)).until(() -> this.nodes.stream()
 			.allMatch(node -> info(node.port()).contains("cluster_known_nodes:" + this.nodes.size())));
