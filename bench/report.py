@@ -282,6 +282,12 @@ def main():
         else:
             notes.append("The product nodes are started as `io.stomprelay.StompRelayApplication` through Spring Boot's "
                          "`PropertiesLauncher` (`-Dloader.main`), whatever the jar's `Start-Class` is.")
+    exited = [r for r in rows if r.get("phase") == "exited"]
+    for system in sorted({r["system"] for r in exited}):
+        procs = ", ".join(f"`{r['process']}` (pid {r['pid']})" for r in exited if r["system"] == system)
+        notes.append(f"**{LABEL.get(system, system)}: {procs} was no longer running when the generator finished.** "
+                     "Every step after it died measured what was left of the system, so its figures from then on "
+                     "are not that system's; its log is in the run's `logs` directory.")
     if notes:
         w("## Notes")
         w("")

@@ -152,6 +152,14 @@ run_generator() { # system protocol ws-list publish-url pids [extra...]
   record "${LADDER_COMMAND[@]}" >"$LOG_DIR/gen-$system.out" 2>"$LOG_DIR/gen-$system.err" ||
     say "$system: generator exited non-zero (see $LOG_DIR/gen-$system.err)"
   grep -E '^\[' "$LOG_DIR/gen-$system.err" | sed 's/^/    /' >&2 || true
+  # a server that died under load makes every later step of its system measure what was left: say so
+  local entry
+  for entry in ${pids//,/ }; do
+    if ! kill -0 "${entry#*=}" 2>/dev/null; then
+      say "$system: ${entry%%=*} (pid ${entry#*=}) exited during the run; its log is in $LOG_DIR"
+      echo "{\"system\":\"$system\",\"phase\":\"exited\",\"process\":\"${entry%%=*}\",\"pid\":${entry#*=}}" >>"$RESULTS"
+    fi
+  done
 }
 
 bench_stomp_relay() {
