@@ -63,13 +63,16 @@ echo "node a = pid $pida, node b = pid $pidb, redis = pid $REDIS_PID; logs in $L
 # `user`: a message is one delivery on each node (a user's two sessions are on the two nodes), so
 # the figures are per message; `topic`: a message is one delivery per session, so they are per
 # delivery (the count below is deliveries, and "per message" in the output reads "per delivery")
-if [ "$WORKLOAD" = topic ]; then messages=$((RATE * WINDOW)); else messages=$((RATE / 2 * WINDOW)); fi
+if [ "$WORKLOAD" = topic ]; then
+  messages=$((RATE * WINDOW)); what="deliveries"
+else
+  messages=$((RATE / 2 * WINDOW)); what="messages published"
+fi
 sleep 10
 python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t0.json" "$pida" "$pidb" "$REDIS_PID"
 for ((k = 1, t = 10 + WINDOW; t <= DURATION; k++, t += WINDOW)); do
   sleep "$WINDOW"
   python3 "$BENCH_DIR/thread_cpu.py" snap "$LOG_DIR/t$k.json" "$pida" "$pidb" "$REDIS_PID"
-  if [ "$WORKLOAD" = topic ]; then what="deliveries"; else what="messages published"; fi
   echo "--- $((t - WINDOW))-$t s after the generator started ($messages $what)"
   python3 "$BENCH_DIR/thread_cpu.py" diff "$LOG_DIR/t$((k - 1)).json" "$LOG_DIR/t$k.json" "$messages"
 done
