@@ -16,6 +16,7 @@ import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
 import org.springframework.messaging.MessageChannel;
 import org.springframework.messaging.SubscribableChannel;
+import org.springframework.messaging.simp.broker.SimpleBrokerMessageHandler;
 import org.springframework.messaging.simp.user.SimpUserRegistry;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.core.Ordered;
@@ -167,6 +168,28 @@ class ClientChannelExecutors implements WebSocketMessageBrokerConfigurer {
 						beanFactory.getBean("stompRelaySessionLanes", SessionLanes.class));
 				handler.setPhase(((SubProtocolWebSocketHandler) bean).getPhase());
 				return handler;
+			}
+		};
+	}
+
+	@Bean
+	static WaitingDeliveries stompRelayWaitingDeliveries(LocalSessionRegistry sessions) {
+		return new WaitingDeliveries(sessions);
+	}
+
+	/**
+	 * Counts each session's deliveries waiting in Spring's ordered queues, on the simple broker
+	 * ({@link WaitingDeliveries}).
+	 */
+	@Bean
+	static BeanPostProcessor waitingDeliveriesPostProcessor(BeanFactory beanFactory) {
+		return new BeanPostProcessor() {
+			@Override
+			public Object postProcessAfterInitialization(Object bean, String beanName) {
+				if (bean instanceof SimpleBrokerMessageHandler broker) {
+					beanFactory.getBean(WaitingDeliveries.class).install(broker);
+				}
+				return bean;
 			}
 		};
 	}

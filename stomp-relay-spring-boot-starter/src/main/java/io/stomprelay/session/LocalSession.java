@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -21,7 +22,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * each frame, in the order the client sent them;</li>
  * <li>{@link #subscriptions()} and {@link #isConnected()}: the relay's channel interest, in the
  * session's frame order just before the broker handles each frame;</li>
- * <li>the expiry task: the token expiry.</li>
+ * <li>the expiry task: the token expiry;</li>
+ * <li>{@link #waitingDeliveries()}: the messages the broker has handed to the session that still
+ * wait in Spring's ordered queue for it, counted up by the broker's thread and down as the queue
+ * releases them (see {@code io.stomprelay.connection.WaitingDeliveries}).</li>
  * </ul>
  * Every method is safe to call from any thread.
  */
@@ -65,6 +69,8 @@ public final class LocalSession {
 
 	private final AtomicBoolean closed = new AtomicBoolean();
 
+	private final AtomicInteger waitingDeliveries = new AtomicInteger();
+
 	private volatile boolean refused;
 
 	private volatile boolean ended;
@@ -75,6 +81,21 @@ public final class LocalSession {
 		this.connectedAt = connectedAt;
 		this.tokenExpiresAt = tokenExpiresAt;
 		this.inboundRate = inboundRate;
+	}
+
+	/** Counts deliveries the broker has handed to this session, queued for it. */
+	public void deliveriesQueued(int count) {
+		this.waitingDeliveries.addAndGet(count);
+	}
+
+	/** Counts one of them off: the queue has released it towards the session's connection. */
+	public void deliveryDequeued() {
+		this.waitingDeliveries.decrementAndGet();
+	}
+
+	/** @return the deliveries handed to this session that are still queued for it */
+	public int waitingDeliveries() {
+		return this.waitingDeliveries.get();
 	}
 
 	/** @return the STOMP (WebSocket) session id */

@@ -65,6 +65,19 @@ public class LocalSessionRegistry {
 				.tag("kind", kind.tag())
 				.register(registry);
 		}
+		Gauge.builder("stomp.relay.outbound.waiting", this, LocalSessionRegistry::waitingDeliveries)
+			.description("Messages the broker has handed to this node's sessions that still wait in their "
+					+ "ordered outbound queues: a node short of CPU for its deliveries shows here first")
+			.register(registry);
+	}
+
+	/** @return the deliveries waiting for all listed sessions, see {@link LocalSession#waitingDeliveries()} */
+	public long waitingDeliveries() {
+		long waiting = 0;
+		for (LocalSession session : this.sessions.values()) {
+			waiting += session.waitingDeliveries();
+		}
+		return waiting;
 	}
 
 	/** Adds a listener to every later moment of every session. */
