@@ -44,11 +44,13 @@ public final class WaitingDeliveries implements ChannelInterceptor {
 
 	/**
 	 * Counts the broker's deliveries from now on: its subscription registry is decorated and this
-	 * becomes the first interceptor of its outbound channel. Nothing is counted when that channel
-	 * cannot take an interceptor first (not one of Spring's own channels).
+	 * becomes the first interceptor of its outbound channel. Nothing is counted when the broker does
+	 * not deliver in publish order (there is no such queue, and nothing would count down) or when
+	 * its channel cannot take an interceptor first (not one of Spring's own channels).
 	 */
 	public void install(SimpleBrokerMessageHandler broker) {
-		if (!(broker.getClientOutboundChannel() instanceof AbstractMessageChannel channel)
+		if (!broker.isPreservePublishOrder()
+				|| !(broker.getClientOutboundChannel() instanceof AbstractMessageChannel channel)
 				|| broker.getSubscriptionRegistry() instanceof CountingRegistry) {
 			return;
 		}
