@@ -71,7 +71,7 @@ class WaitingDeliveriesIT {
 	}
 
 	@Test
-	void messagesHeldBehindOneSessionsFirstAreCountedUntilTheyReachItsConnection() {
+	void messagesQueuedBehindOneSessionsHeldFirstAreCountedUntilTheQueueReleasesThem() {
 		String held = OutboundGate.PREFIX + UUID.randomUUID();
 		String busy = "/topic/busy-" + UUID.randomUUID();
 		List<String> heldBodies = IntStream.range(0, HELD).mapToObj(i -> "held-" + i).toList();
